@@ -1,0 +1,159 @@
+"""The ingestion API: what the CLI and the Dagster assets call.
+
+One call per app table (:func:`ingest_app_table`) and per export (:func:`ingest_export`),
+plus conveniences for all of them. Every function takes explicit URLs/paths, defaulting to
+the project settings (``DATABASE_URL``, ``SOURCE_DATABASE_URL``, ``LANDING_DIR``).
+The sources are only ever read.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg
+
+from ingestion.app_db.extract import SchemaContractError, TableLoadResult, load_table
+from ingestion.loader.bookkeeping import ensure_raw_schema
+from ingestion.manifest import TableSpec, load_manifest
+from ingestion.platform_exports.feeds import FEEDS
+from ingestion.platform_exports.load import FileLoadResult, load_export
+from ingestion.settings import get_settings, libpq_url
+
+log = logging.getLogger("ingestion")
+
+APP_TABLES: tuple[str, ...] = tuple(load_manifest())
+EXPORTS: tuple[str, ...] = tuple(FEEDS)
+
+
+@dataclass
+class IngestReport:
+    tables: list[TableLoadResult] = field(default_factory=list)
+    files: list[FileLoadResult] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # target -> message
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _warehouse(url: str | None) -> str:
+    return libpq_url(url or get_settings().warehouse_url)
+
+
+def prepare_warehouse(warehouse_url: str | None = None) -> None:
+    """Create the raw schema and its bookkeeping tables if they are missing."""
+    with psycopg.connect(_warehouse(warehouse_url), autocommit=True) as conn:
+        ensure_raw_schema(conn)
+
+
+def _spec(table: str) -> TableSpec:
+    manifest = load_manifest()
+    if table not in manifest:
+        raise KeyError(
+            f"unknown app table {table!r}; the manifest ingestion/app_db/tables.yml lists "
+            f"{', '.join(manifest)}"
+        )
+    return manifest[table]
+
+
+def ingest_app_table(
+    table: str,
+    *,
+    warehouse_url: str | None = None,
+    source_url: str | None = None,
+    full_refresh: bool = False,
+    check_deletes: bool | None = None,
+    lookback_minutes: int | None = None,
+) -> TableLoadResult:
+    """Load one app-database table into ``raw.<table>`` (incremental merge)."""
+    settings = get_settings()
+    warehouse = _warehouse(warehouse_url)
+    prepare_warehouse(warehouse)
+    lookback = settings.ingest_lookback_minutes if lookback_minutes is None else lookback_minutes
+    return load_table(
+        _spec(table),
+        source_url=libpq_url(source_url or settings.source_url),
+        warehouse_url=warehouse,
+        lookback=timedelta(minutes=lookback),
+        full_refresh=full_refresh,
+        check_deletes=check_deletes,
+    )
+
+
+def ingest_export(
+    export: str, *, warehouse_url: str | None = None, landing_dir: Path | str | None = None
+) -> list[FileLoadResult]:
+    """Load the new files of one export feed into ``raw.<export>``."""
+    if export not in FEEDS:
+        raise KeyError(f"unknown export {export!r}; known exports: {', '.join(FEEDS)}")
+    warehouse = _warehouse(warehouse_url)
+    prepare_warehouse(warehouse)
+    folder = Path(landing_dir) if landing_dir else get_settings().landing_path
+    return load_export(export, landing_dir=folder, warehouse_url=warehouse)
+
+
+def ingest_app_db(
+    *,
+    tables: list[str] | None = None,
+    warehouse_url: str | None = None,
+    source_url: str | None = None,
+    full_refresh: bool = False,
+    check_deletes: bool | None = None,
+    report: IngestReport | None = None,
+) -> IngestReport:
+    """Every (or the named) app table. A table that fails is reported; the others still load."""
+    report = report or IngestReport()
+    for table in tables or APP_TABLES:
+        try:
+            report.tables.append(
+                ingest_app_table(
+                    table,
+                    warehouse_url=warehouse_url,
+                    source_url=source_url,
+                    full_refresh=full_refresh,
+                    check_deletes=check_deletes,
+                )
+            )
+        except (SchemaContractError, KeyError, psycopg.Error) as err:
+            log.error("app_db.%s: FAILED: %s", table, err)
+            report.errors[f"app_db.{table}"] = str(err)
+    return report
+
+
+def ingest_exports(
+    *,
+    exports: list[str] | None = None,
+    warehouse_url: str | None = None,
+    landing_dir: Path | str | None = None,
+    report: IngestReport | None = None,
+) -> IngestReport:
+    report = report or IngestReport()
+    for export in exports or EXPORTS:
+        try:
+            report.files.extend(
+                ingest_export(export, warehouse_url=warehouse_url, landing_dir=landing_dir)
+            )
+        except (KeyError, psycopg.Error, OSError) as err:
+            log.error("exports.%s: FAILED: %s", export, err)
+            report.errors[f"exports.{export}"] = str(err)
+    return report
+
+
+def ingest_all(
+    *,
+    warehouse_url: str | None = None,
+    source_url: str | None = None,
+    landing_dir: Path | str | None = None,
+    full_refresh: bool = False,
+    check_deletes: bool | None = None,
+) -> IngestReport:
+    report = ingest_app_db(
+        warehouse_url=warehouse_url,
+        source_url=source_url,
+        full_refresh=full_refresh,
+        check_deletes=check_deletes,
+    )
+    return ingest_exports(warehouse_url=warehouse_url, landing_dir=landing_dir, report=report)

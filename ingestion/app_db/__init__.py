@@ -1,0 +1,1 @@
+"""The CrownSync app database: its contract (source_schema.sql, tables.yml) and extraction."""

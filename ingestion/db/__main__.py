@@ -1,0 +1,78 @@
+"""``python -m ingestion.db start|stop|status|url|clean``: manage the warehouse server."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from sqlalchemy.engine import make_url
+
+from ingestion.db import embedded
+from ingestion.db.databases import ensure_project_databases
+from ingestion.settings import get_settings
+
+
+def _safe(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ingestion.db", description=__doc__)
+    parser.add_argument("action", choices=["start", "stop", "status", "url", "clean"])
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    data_dir, port = settings.warehouse_pg_dir, settings.warehouse_pg_port
+
+    if args.action == "url":
+        print(settings.warehouse_url)
+        return 0
+
+    if not settings.uses_embedded_server:
+        if args.action == "start":
+            created = ensure_project_databases(settings)
+            print(
+                f"DATABASE_URL is set: using {_safe(settings.warehouse_url)} (no embedded server)."
+            )
+            if created:
+                print(f"created databases: {', '.join(created)}")
+        else:
+            print(
+                f"DATABASE_URL is set: {_safe(settings.warehouse_url)}; nothing to {args.action}."
+            )
+        return 0
+
+    try:
+        if args.action == "start":
+            began = time.monotonic()
+            fresh = not (data_dir / "PG_VERSION").exists()
+            st = embedded.start(data_dir, port)
+            created = ensure_project_databases(settings)
+            took = time.monotonic() - began
+            how = "initialised and started" if fresh else "running"
+            print(f"embedded PostgreSQL {how} (pid {st.pid}, {took:.1f}s), data in {data_dir}")
+            if created:
+                print(f"created databases: {', '.join(created)}")
+            print(f"warehouse: {settings.warehouse_url}")
+        elif args.action == "stop":
+            embedded.stop(data_dir, port)
+            print("embedded PostgreSQL stopped")
+        elif args.action == "clean":
+            embedded.destroy(data_dir, port)
+            print(f"embedded PostgreSQL stopped and {data_dir} removed")
+        else:
+            st = embedded.status(data_dir, port)
+            state = f"running (pid {st.pid})" if st.running else "stopped"
+            print(f"embedded PostgreSQL: {state}")
+            print(f"data dir:  {data_dir}")
+            print(f"warehouse: {settings.warehouse_url}")
+            print(f"source:    {_safe(settings.source_url)}")
+            print(f"psql:      {embedded.bin_path('psql')} {settings.warehouse_url}")
+    except embedded.EmbeddedServerError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Shared loading machinery: raw schema bookkeeping, locks, COPY helpers."""

@@ -1,0 +1,1 @@
+"""Platform export files (ad metrics, social insights, orders) from LANDING_DIR into raw."""

@@ -1,0 +1,427 @@
+"""Load export files from ``LANDING_DIR/<export>/`` into ``raw.<export>``, exactly once.
+
+Per file, in landing order (modification time, then name), one warehouse transaction:
+
+- a file already in the ledger ``raw._files`` (same export, name and sha256) is skipped;
+- the same bytes seen before under another name: recorded as ``duplicate``, nothing loaded;
+- an unusable file (0 bytes, not UTF-8, CSV header missing a required column, ``.json`` that
+  is not one JSON array, unsupported type): recorded as ``rejected`` with the reason;
+- otherwise every record is validated by the feed's pydantic model: good rows are COPYed
+  into ``raw.<export>``, bad rows go to ``raw._rejected_rows`` (line, column, raw text,
+  reason), the ledger row records both counts, and ``_is_current`` is recomputed for the
+  keys the file touched.
+
+The landing folder is only read: nothing there is written, moved or deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from uuid import UUID
+
+import psycopg
+from psycopg import sql
+from pydantic import ValidationError
+
+from ingestion.loader.bookkeeping import abandon_stale_loads, lock_target, qualified, start_load
+from ingestion.platform_exports.feeds import FEEDS, Feed
+from ingestion.platform_exports.readers import FileRejected, Record, read_records
+
+log = logging.getLogger("ingestion")
+
+SUPPORTED_SUFFIXES = {".csv", ".jsonl", ".json"}
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    export: str
+    path: Path
+    size: int
+    modified_at: datetime
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+@dataclass
+class FileLoadResult:
+    export: str
+    file_name: str
+    status: str  # loaded | duplicate | rejected | skipped
+    file_id: int | None = None
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    reason: str | None = None
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        text = f"{self.export}/{self.file_name}: {self.status}"
+        if self.status == "loaded":
+            text += f", {self.rows_loaded:,} rows loaded, {self.rows_rejected:,} rejected"
+        if self.reason:
+            text += f" ({self.reason})"
+        return f"{text} [{self.seconds:.2f}s]"
+
+
+def discover(landing_dir: Path, export: str) -> list[LandedFile]:
+    """The export's files in landing order: modification time, then name."""
+    folder = landing_dir / export
+    if not folder.is_dir():
+        return []
+    files = []
+    for path in folder.iterdir():
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        stat = path.stat()
+        files.append(
+            LandedFile(
+                export=export,
+                path=path,
+                size=stat.st_size,
+                modified_at=datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=UTC),
+            )
+        )
+    files.sort(key=lambda f: (f.modified_at, f.name))
+    return files
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def ensure_feed_table(conn: psycopg.Connection, feed: Feed) -> None:
+    columns = [
+        sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(dtype))
+        for name, dtype in feed.columns.items()
+    ]
+    conn.execute(
+        sql.SQL(
+            """
+            create table if not exists {table} (
+                _row_id bigserial primary key,
+                {columns},
+                _key text not null,
+                _file_id bigint not null references raw._files (file_id),
+                _line_number integer not null,
+                _is_current boolean not null default false,
+                _extra jsonb,
+                _load_id bigint not null,
+                _loaded_at timestamptz not null default now(),
+                _source text not null
+            )
+            """
+        ).format(table=qualified(feed.name), columns=sql.SQL(", ").join(columns))
+    )
+    conn.execute(
+        sql.SQL("create index if not exists {} on {} (_key)").format(
+            sql.Identifier(f"{feed.name}__key"), qualified(feed.name)
+        )
+    )
+    conn.execute(
+        sql.SQL("create index if not exists {} on {} (_file_id)").format(
+            sql.Identifier(f"{feed.name}__file"), qualified(feed.name)
+        )
+    )
+
+
+def _key_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, date | UUID | Decimal):
+        return str(value)
+    return str(value)
+
+
+def _describe(error: ValidationError, fields: dict) -> tuple[str | None, str]:
+    """The first offending column and a readable reason for all of the row's problems."""
+    column, reasons = None, []
+    for item in error.errors(include_url=False):
+        loc = ".".join(str(part) for part in item["loc"]) or None
+        column = column or loc
+        if item["type"] == "missing":
+            reasons.append(f"{loc}: missing required value")
+        elif item["type"] == "literal_error":
+            reasons.append(
+                f"{loc}: unknown value {fields.get(loc)!r} "
+                f"({item['msg'].removeprefix('Input should be ')})"
+            )
+        else:
+            msg = item["msg"].removeprefix("Value error, ")
+            reasons.append(
+                f"{loc}: {msg}" + ("" if "got" in msg else f" (got {fields.get(loc)!r})")
+            )
+    return column, "; ".join(reasons)
+
+
+def _clean(fields: dict[str, object]) -> dict[str, object]:
+    """Empty values are absent values: a required field then reads as missing."""
+    cleaned = {}
+    for name, value in fields.items():
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        cleaned[str(name).strip()] = value
+    return cleaned
+
+
+def _validate(
+    feed: Feed, records: Iterable[Record]
+) -> Iterable[tuple[Record, object | None, str | None, str | None]]:
+    for record in records:
+        if record.fields is None:
+            yield record, None, None, record.error
+            continue
+        fields = _clean(record.fields)
+        try:
+            row = feed.model.model_validate(fields)
+        except ValidationError as err:
+            column, reason = _describe(err, fields)
+            yield record, None, column, reason
+            continue
+        yield record, row, None, None
+
+
+def already_recorded(conn: psycopg.Connection, landed: LandedFile) -> str | None:
+    """The ledger status of this very file (same name, size and mtime), if it was seen.
+
+    Files never change after they land, so this avoids re-hashing every old file each run.
+    """
+    row = conn.execute(
+        "select status from raw._files where export = %s and file_name = %s "
+        "and size_bytes = %s and modified_at = %s limit 1",
+        (landed.export, landed.name, landed.size, landed.modified_at),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def load_file(
+    conn: psycopg.Connection, feed: Feed, landed: LandedFile, digest: str, load_id: int
+) -> FileLoadResult:
+    """Load one file inside the caller's transaction (see module docstring)."""
+    result = FileLoadResult(export=feed.name, file_name=landed.name, status="loaded")
+    seen = conn.execute(
+        "select file_id, status from raw._files where export = %s and file_name = %s and sha256 = %s",
+        (feed.name, landed.name, digest),
+    ).fetchone()
+    if seen:
+        result.file_id, result.status = seen[0], "skipped"
+        result.reason = f"already recorded as {seen[1]}"
+        return result
+
+    def record(status: str, reason: str | None, duplicate_of: int | None = None) -> int:
+        return conn.execute(
+            """
+            insert into raw._files (export, file_name, size_bytes, sha256, modified_at, status,
+                                    duplicate_of, reason, load_id)
+            values (%s, %s, %s, %s, %s, %s, %s, %s, %s) returning file_id
+            """,
+            (
+                feed.name,
+                landed.name,
+                landed.size,
+                digest,
+                landed.modified_at,
+                status,
+                duplicate_of,
+                reason,
+                load_id,
+            ),
+        ).fetchone()[0]
+
+    if landed.size > 0:
+        original = conn.execute(
+            "select file_id, file_name from raw._files where export = %s and sha256 = %s "
+            "and status <> 'duplicate' order by file_id limit 1",
+            (feed.name, digest),
+        ).fetchone()
+        if original:
+            result.status = "duplicate"
+            result.reason = f"same bytes as {original[1]} (file_id {original[0]})"
+            result.file_id = record("duplicate", result.reason, original[0])
+            return result
+
+    file_id = record("loaded", None)
+    result.file_id = file_id
+    rejected: list[tuple] = []
+    columns = list(feed.columns)
+    try:
+        records = read_records(landed.path, feed.required_header)
+        with conn.cursor().copy(
+            sql.SQL(
+                "copy {} ({}, _key, _file_id, _line_number, _extra, _load_id, _source) from stdin"
+            ).format(qualified(feed.name), sql.SQL(", ").join(map(sql.Identifier, columns)))
+        ) as copy:
+            source = f"export:{landed.name}"
+            for rec, row, column, reason in _validate(feed, records):
+                if row is None:
+                    rejected.append((rec.line, column, rec.raw, reason))
+                    continue
+                values = [getattr(row, name) for name in columns]
+                key = "|".join(_key_text(getattr(row, k)) for k in feed.key)
+                extra = row.model_extra or None
+                copy.write_row(
+                    [
+                        *values,
+                        key,
+                        file_id,
+                        rec.line,
+                        json.dumps(extra, default=str) if extra else None,
+                        load_id,
+                        source,
+                    ]
+                )
+                result.rows_loaded += 1
+    except FileRejected as err:
+        # Throw away what this file wrote so far: back to the savepoint, then record why.
+        raise _Rejected(err.reason) from None
+
+    result.rows_rejected = len(rejected)
+    if rejected:
+        with conn.cursor().copy(
+            "copy raw._rejected_rows (file_id, export, file_name, line_number, column_name, "
+            "raw_content, reason, load_id) from stdin"
+        ) as copy:
+            for line, column, raw, reason in rejected:
+                copy.write_row(
+                    (file_id, feed.name, landed.name, line, column, raw, reason, load_id)
+                )
+    conn.execute(
+        "update raw._files set rows_loaded = %s, rows_rejected = %s where file_id = %s",
+        (result.rows_loaded, result.rows_rejected, file_id),
+    )
+    _refresh_current(conn, feed, file_id)
+    return result
+
+
+class _Rejected(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _refresh_current(conn: psycopg.Connection, feed: Feed, file_id: int) -> None:
+    """Per key touched by the file: the row of the latest landed file, its last line, wins."""
+    conn.execute(
+        sql.SQL(
+            """
+            with ranked as (
+                select x._row_id,
+                       row_number() over (
+                           partition by x._key
+                           order by f.modified_at desc, f.file_name collate "C" desc,
+                                    f.file_id desc, x._line_number desc
+                       ) = 1 as is_current
+                  from {table} x
+                  join raw._files f on f.file_id = x._file_id
+                 where x._key in (select _key from {table} where _file_id = %s)
+            )
+            update {table} x
+               set _is_current = ranked.is_current
+              from ranked
+             where x._row_id = ranked._row_id
+               and x._is_current is distinct from ranked.is_current
+            """
+        ).format(table=qualified(feed.name)),
+        (file_id,),
+    )
+
+
+def load_export(export: str, *, landing_dir: Path, warehouse_url: str) -> list[FileLoadResult]:
+    """Load every new file of one export. Each file commits (or rolls back) on its own."""
+    feed = FEEDS[export]
+    results = []
+    files = discover(landing_dir, export)
+    if not files:
+        log.info("exports.%s: no files in %s", export, landing_dir / export)
+    with (
+        psycopg.connect(warehouse_url, autocommit=True) as recorder,
+        psycopg.connect(warehouse_url, application_name="crownsync-ingestion") as conn,
+    ):
+        with conn.transaction():
+            lock_target(conn, f"export:{export}", wait_message=f"raw.{export}")
+            ensure_feed_table(conn, feed)
+        for landed in files:
+            began = time.monotonic()
+            if landed.path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                log.warning(
+                    "exports.%s: ignoring %s (not .csv, .jsonl or .json)", export, landed.name
+                )
+                continue
+            target = f"export:{export}"
+            if already_recorded(recorder, landed):
+                continue
+            digest = sha256_of(landed.path)
+            load_id = start_load(recorder, f"{target}/{landed.name}", "export")
+            try:
+                with conn.transaction():
+                    lock_target(conn, target, wait_message=f"raw.{export}")
+                    abandon_stale_loads(conn, f"{target}/{landed.name}", load_id)
+                    try:
+                        with conn.transaction():  # savepoint: a rejected file leaves no rows
+                            result = load_file(conn, feed, landed, digest, load_id)
+                    except _Rejected as rejected:
+                        result = FileLoadResult(
+                            export=export,
+                            file_name=landed.name,
+                            status="rejected",
+                            reason=rejected.reason,
+                        )
+                        result.file_id = conn.execute(
+                            """
+                            insert into raw._files (export, file_name, size_bytes, sha256,
+                                                    modified_at, status, reason, load_id)
+                            values (%s, %s, %s, %s, %s, 'rejected', %s, %s) returning file_id
+                            """,
+                            (
+                                export,
+                                landed.name,
+                                landed.size,
+                                digest,
+                                landed.modified_at,
+                                rejected.reason,
+                                load_id,
+                            ),
+                        ).fetchone()[0]
+                    conn.execute(
+                        """
+                        update raw._loads set finished_at = clock_timestamp(), status = 'succeeded',
+                               rows_read = %s, rows_inserted = %s, rows_rejected = %s, error = %s
+                         where load_id = %s
+                        """,
+                        (
+                            result.rows_loaded + result.rows_rejected,
+                            result.rows_loaded,
+                            result.rows_rejected,
+                            result.reason if result.status == "rejected" else None,
+                            load_id,
+                        ),
+                    )
+            except BaseException as err:
+                recorder.execute(
+                    "update raw._loads set status = 'failed', finished_at = clock_timestamp(), "
+                    "error = %s where load_id = %s",
+                    (f"{type(err).__name__}: {err}", load_id),
+                )
+                raise
+            result.seconds = time.monotonic() - began
+            if result.status != "skipped":
+                level = (
+                    logging.WARNING
+                    if result.status == "rejected" or result.rows_rejected
+                    else logging.INFO
+                )
+                log.log(level, "exports.%s", result.summary())
+            results.append(result)
+    return results

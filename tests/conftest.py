@@ -1,0 +1,75 @@
+"""Shared fixtures: a real, throwaway PostgreSQL for every test that needs one.
+
+- ``DATABASE_URL`` set: tests create their scratch databases on that server.
+- unset: a test-only embedded server is started in ``.warehouse/test-pgdata-<port>`` on
+  ``TEST_PG_PORT`` (default 5435), separate from the dev server on 5433, and stopped at the end.
+
+No test touches the dev warehouse, the demo source or a real source.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from ingestion.db import embedded
+from ingestion.settings import PROJECT_ROOT
+
+
+def _with_database(url: str, database: str) -> str:
+    return make_url(url).set(drivername="postgresql", database=database).render_as_string(
+        hide_password=False
+    )
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """libpq URL of the ``postgres`` maintenance database on a real test server."""
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield _with_database(external, "postgres")
+        return
+    port = int(os.environ.get("TEST_PG_PORT", "5435"))
+    test_pg_dir = PROJECT_ROOT / ".warehouse" / f"test-pgdata-{port}"
+    was_running = embedded.status(test_pg_dir, port).running
+    embedded.start(test_pg_dir, port)
+    yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    if not was_running:
+        embedded.stop(test_pg_dir, port)
+
+
+@pytest.fixture(scope="session")
+def make_database(pg_server_url: str) -> Iterator[Callable[[str], str]]:
+    """Factory: ``make_database("src")`` creates an empty database and returns its URL.
+
+    Every database made this way is dropped at the end of the session.
+    """
+    made: list[str] = []
+
+    def _make(prefix: str = "t") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        made.append(name)
+        return _with_database(pg_server_url, name)
+
+    yield _make
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        for name in made:
+            conn.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture
+def landing_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "landing"
+    path.mkdir()
+    return path
