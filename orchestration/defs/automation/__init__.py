@@ -1,0 +1,1 @@
+"""CrownSync Dagster definitions."""

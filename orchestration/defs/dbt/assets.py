@@ -1,0 +1,78 @@
+"""dbt models, snapshots and tests as Dagster assets and asset checks.
+
+The translator makes a dbt source resolve to the ingestion asset that writes it
+(``source('app_db', 'email_sends')`` → ``raw/email_sends``), so the graph is one lineage:
+app table → raw → staging → intermediate → marts. Models are keyed ``<schema>/<name>`` and
+grouped by schema; descriptions come from the dbt docs.
+"""
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
+
+from ingestion.settings import dbt_env, get_settings
+from orchestration.defs.dbt.project import crownsync_dbt_project
+from orchestration.defs.ingestion.assets import raw_key
+from orchestration.defs.resources import WarehouseResource
+
+LAYER_GROUPS = {"staging", "intermediate", "marts", "snapshots"}
+
+
+class CrownSyncTranslator(DagsterDbtTranslator):
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        node = _node(manifest, unique_id)
+        if node["resource_type"] == "source":
+            return spec.replace_attributes(key=raw_key(node["name"]))
+        schema = node.get("schema") or node["config"].get("schema") or "marts"
+        group = schema if schema in LAYER_GROUPS else "marts"
+        return spec.replace_attributes(key=dg.AssetKey([schema, node["name"]]), group_name=group)
+
+
+def _node(manifest: Mapping[str, Any], unique_id: str) -> Mapping[str, Any]:
+    for section in ("nodes", "sources", "snapshots", "seeds"):
+        if unique_id in manifest.get(section, {}):
+            return manifest[section][unique_id]
+    raise KeyError(unique_id)
+
+
+translator = CrownSyncTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+class DbtBuildConfig(dg.Config):
+    full_refresh: bool = False
+    """Rebuild incremental models from scratch (dbt build --full-refresh)."""
+
+
+@dbt_assets(
+    manifest=crownsync_dbt_project.manifest_path,
+    project=crownsync_dbt_project,
+    dagster_dbt_translator=translator,
+)
+def crownsync_dbt_assets(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    config: DbtBuildConfig,
+):
+    # profiles.yml reads DBT_PG_*; point them at the warehouse this run uses.
+    os.environ.update(dbt_env(get_settings().model_copy(update={"database_url": warehouse.url})))
+    args = ["build"] + (["--full-refresh"] if config.full_refresh else [])
+    yield from dbt.cli(args, context=context).stream()
+
+
+dbt_resource = DbtCliResource(
+    dbt_executable=str(Path(sys.executable).parent / "dbt"),
+    project_dir=crownsync_dbt_project,
+    profiles_dir=str(crownsync_dbt_project.profiles_dir),
+)

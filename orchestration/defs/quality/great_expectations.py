@@ -1,0 +1,95 @@
+"""Run a Great Expectations 1.x suite against a SQL query in the warehouse.
+
+GE is imported inside :func:`validate` (it costs seconds to import), in an ephemeral
+context: suites live in code here, results go to the asset check's metadata (and so into
+Dagster's event storage, where the UI shows them).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """One GE expectation by its class name in ``great_expectations.expectations``."""
+
+    kind: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SuiteResult:
+    success: bool
+    evaluated: int
+    failed: list[str]
+    details: list[dict[str, Any]]
+
+    def metadata(self) -> dict[str, Any]:
+        import dagster as dg
+
+        return {
+            "expectations_evaluated": self.evaluated,
+            "expectations_failed": len(self.failed),
+            "failed": ", ".join(self.failed) or "none",
+            "results": dg.MetadataValue.json(self.details),
+        }
+
+
+def _sqlalchemy_url(url: str) -> str:
+    return make_url(url).set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+
+
+def validate(
+    warehouse_url: str, name: str, query: str, expectations: list[Expectation]
+) -> SuiteResult:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    for noisy in ("great_expectations", "great_expectations.core"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False, "metric_calculations": False}
+    source = context.data_sources.add_postgres(
+        name=f"warehouse_{uuid.uuid4().hex[:8]}", connection_string=_sqlalchemy_url(warehouse_url)
+    )
+    asset = source.add_query_asset(name=name, query=query)
+    batch = asset.add_batch_definition_whole_table("all")
+    suite = context.suites.add(gx.ExpectationSuite(name=f"{name}_suite"))
+    for expectation in expectations:
+        suite.add_expectation(getattr(gxe, expectation.kind)(**expectation.kwargs))
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"{name}_validation", data=batch, suite=suite)
+    )
+    outcome = definition.run(result_format="SUMMARY")
+    details, failed = [], []
+    for result in outcome.results:
+        config = result.expectation_config
+        label = f"{config.type}({config.kwargs.get('column', '')})".replace("()", "")
+        if not result.success:
+            failed.append(label)
+        details.append(
+            {
+                "expectation": label,
+                "success": bool(result.success),
+                "observed": _plain(result.result.get("observed_value")),
+                "unexpected_count": result.result.get("unexpected_count"),
+                "unexpected_sample": _plain(result.result.get("partial_unexpected_list", [])[:5]),
+            }
+        )
+    return SuiteResult(bool(outcome.success), len(outcome.results), failed, details)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)

@@ -1,0 +1,206 @@
+"""``make run``: the main job, end to end, through Dagster, in this process.
+
+1. the warehouse server (embedded unless DATABASE_URL is set) and its databases;
+2. demo sources from the simulator — only when no real source is configured
+   (SOURCE_DATABASE_URL / LANDING_DIR set: those are only read, never simulated over);
+3. one Dagster run of the chosen job (default ``incremental``; the first run loads
+   everything) with the in-process executor, recorded in Dagster's Postgres storage so
+   the UI shows it: ingest → dbt build (models, snapshots, tests) → checks → serving;
+4. a summary: wall time per phase, rows per layer, checks passed/failed, where to connect.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from ingestion.db import embedded
+from ingestion.db.databases import ensure_project_databases
+from ingestion.settings import get_settings, libpq_url
+
+LAYERS = ("raw", "staging", "intermediate", "snapshots", "marts")
+
+
+@dataclass
+class RunOutcome:
+    success: bool
+    run_id: str
+    phases: dict[str, float]
+    checks_passed: list[str] = field(default_factory=list)
+    checks_failed: list[str] = field(default_factory=list)
+    checks_warned: list[str] = field(default_factory=list)
+    failure: str | None = None
+
+
+def _phase(step_key: str) -> str:
+    from orchestration.defs.automation.jobs import EXPORT_OPS, INGESTION_OPS
+
+    if step_key in INGESTION_OPS or step_key in EXPORT_OPS:
+        return "ingest"
+    if step_key == "crownsync_dbt_assets":
+        return "dbt build"
+    if step_key.startswith("serving__"):
+        return "serving"
+    return "checks"
+
+
+def run_job(
+    job_name: str = "incremental", run_config: dict | None = None, log_level: str = "INFO"
+) -> RunOutcome:
+    """Execute a job of the code location in process, against the persistent instance."""
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    job = defs.resolve_job_def(job_name)
+    logging.getLogger().setLevel(logging.WARNING)  # dagster's console logger prints the run
+    config = dict(run_config or {})
+    config.setdefault("loggers", {"console": {"config": {"log_level": log_level}}})
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=config)
+        records = instance.all_logs(result.run_id)
+    starts: dict[str, float] = {}
+    phases: dict[str, float] = defaultdict(float)
+    outcome = RunOutcome(success=result.success, run_id=result.run_id, phases=phases)
+    for record in records:
+        event = record.dagster_event
+        if event is None:
+            continue
+        key = event.step_key
+        if key and event.event_type_value == "STEP_START":
+            starts[key] = record.timestamp
+        elif (
+            key
+            and event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED")
+            and key in starts
+        ):
+            phases[_phase(key)] += record.timestamp - starts.pop(key)
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+            if evaluation.passed:
+                outcome.checks_passed.append(name)
+            elif evaluation.severity == dg.AssetCheckSeverity.WARN:
+                outcome.checks_warned.append(name)
+            else:
+                outcome.checks_failed.append(name)
+        if event.event_type_value == "STEP_FAILURE" and outcome.failure is None:
+            outcome.failure = f"{key}: {event.message}"
+    return outcome
+
+
+def layer_rows(warehouse_url: str) -> dict[str, tuple[int, int]]:
+    """Per schema: (relations, rows). Exact counts: fine at demo scale, seconds at scale 1."""
+    counts: dict[str, tuple[int, int]] = {}
+    from psycopg import sql
+
+    with psycopg.connect(warehouse_url) as conn:
+        for schema in LAYERS:
+            names = [
+                r[0]
+                for r in conn.execute(
+                    "select table_name from information_schema.tables where table_schema = %s "
+                    "and table_name not like '\\_%%' order by 1",
+                    (schema,),
+                )
+            ]
+            total = 0
+            for name in names:
+                total += conn.execute(
+                    sql.SQL("select count(*) from {}.{}").format(
+                        sql.Identifier(schema), sql.Identifier(name)
+                    )
+                ).fetchone()[0]
+            counts[schema] = (len(names), total)
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m orchestration.run", description=__doc__)
+    parser.add_argument(
+        "--job", default="incremental", choices=["incremental", "full_refresh", "exports"]
+    )
+    parser.add_argument("--scale", type=float, default=0.1, help="demo data scale (default 0.1)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--regenerate", action="store_true", help="rebuild the demo world first")
+    parser.add_argument("--skip-simulator", action="store_true", help="use the demo data as it is")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)-7s %(message)s")
+
+    settings = get_settings()
+    began = time.monotonic()
+    timings: dict[str, float] = {}
+
+    t0 = time.monotonic()
+    if settings.uses_embedded_server:
+        embedded.start(settings.warehouse_pg_dir, settings.warehouse_pg_port)
+    ensure_project_databases(settings)
+    from orchestration.instance import prepare_dagster_home
+
+    prepare_dagster_home(settings)
+    timings["database"] = time.monotonic() - t0
+
+    t0 = time.monotonic()
+    if settings.uses_demo_sources and not args.skip_simulator:
+        from ingestion.simulator import generate
+
+        summary = generate(
+            settings.source_url,
+            settings.landing_path,
+            args.scale,
+            args.seed,
+            regenerate=args.regenerate,
+        )
+        if summary.reused:
+            print(
+                f"demo data: reusing the simulated world (scale {summary.scale}, day {summary.sim_day}); "
+                "REGENERATE=1 rebuilds it"
+            )
+    elif not settings.uses_demo_sources:
+        print(
+            "real sources configured (SOURCE_DATABASE_URL / LANDING_DIR): read only, no simulator"
+        )
+    timings["simulator"] = time.monotonic() - t0
+
+    print(
+        f"running the Dagster job '{args.job}' in process (ingest → dbt build → checks → serving)…"
+    )
+    outcome = run_job(args.job)
+    timings.update(outcome.phases)
+    total = time.monotonic() - began
+
+    warehouse = libpq_url(settings.warehouse_url)
+    rows = layer_rows(warehouse)
+    print()
+    print("CrownSync warehouse — run summary")
+    print(f"  dagster run   {outcome.run_id}  ({'SUCCESS' if outcome.success else 'FAILED'})")
+    print("  phase          seconds")
+    for phase in ("database", "simulator", "ingest", "dbt build", "checks", "serving"):
+        if phase in timings:
+            print(f"  {phase:<14} {timings[phase]:7.1f}")
+    print(f"  {'total (wall)':<14} {total:7.1f}")
+    print("  layer          relations        rows")
+    for schema, (relations, count) in rows.items():
+        print(f"  {schema:<14} {relations:9d} {count:11,d}")
+    print(
+        f"  checks         {len(outcome.checks_passed)} passed, {len(outcome.checks_failed)} failed"
+    )
+    for name in outcome.checks_failed:
+        print(f"    FAILED {name}")
+    if outcome.failure:
+        print(f"  first failure: {outcome.failure}")
+    safe = make_url(settings.warehouse_url).render_as_string(hide_password=True)
+    print(f"  connect        psql {safe}   (schema marts)")
+    print("  Dagster UI     make ui  → http://127.0.0.1:3000")
+    return 0 if outcome.success and not outcome.checks_failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
