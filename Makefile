@@ -46,6 +46,10 @@ ingest: db-start ## Load the app database and export files into raw (incremental
 dbt-build: db-start ## dbt build (all models, snapshots, tests) against the warehouse
 	@$(PY) -m ingestion.dbt_cli build
 
+.PHONY: ui
+ui: db-start ## Dagster UI on http://127.0.0.1:3000 (webserver + daemon; Ctrl-C stops both)
+	@$(PY) -m orchestration.ui
+
 # --- quality ---------------------------------------------------------------------------
 .PHONY: test lint
 test: install ## Run the test suite (real PostgreSQL, real dbt, real Dagster)

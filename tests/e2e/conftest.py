@@ -1,0 +1,56 @@
+"""A whole pipeline world for the orchestration tests: simulator sources + empty warehouse."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ingestion.settings import get_settings
+
+
+@dataclass(frozen=True)
+class World:
+    source_url: str
+    landing_dir: Path
+    warehouse_url: str
+    dagster_url: str
+    dagster_home: Path
+
+    def env(self) -> dict[str, str]:
+        return {
+            "DATABASE_URL": self.warehouse_url,
+            "SOURCE_DATABASE_URL": self.source_url,
+            "LANDING_DIR": str(self.landing_dir),
+            "DAGSTER_DATABASE_URL": self.dagster_url,
+            "DAGSTER_HOME": str(self.dagster_home),
+        }
+
+
+@pytest.fixture(scope="module")
+def world(make_database, tmp_path_factory) -> Iterator[World]:
+    """Scale-0.01 simulated sources, an empty warehouse, settings pointing at them."""
+    from ingestion.simulator import generate
+
+    root = tmp_path_factory.mktemp("world")
+    built = World(
+        source_url=make_database("src"),
+        landing_dir=root / "landing",
+        warehouse_url=make_database("wh"),
+        dagster_url=make_database("dagster"),
+        dagster_home=root / "dagster_home",
+    )
+    generate(built.source_url, built.landing_dir, 0.01, 7, quiet=True)
+    saved = {name: os.environ.get(name) for name in built.env()}
+    os.environ.update(built.env())
+    get_settings.cache_clear()
+    yield built
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    get_settings.cache_clear()
