@@ -1,0 +1,41 @@
+{{
+    config(
+        indexes=[
+            {'columns': ['campaign_id'], 'unique': true},
+            {'columns': ['brand_id']},
+        ],
+    )
+}}
+
+with campaigns as (
+    select * from {{ ref('stg_app_db__campaigns') }}
+),
+
+brands as (
+    select * from {{ ref('stg_app_db__brands') }}
+),
+
+final as (
+    select
+        campaigns.campaign_id,
+        campaigns.campaign_name,
+        campaigns.campaign_description,
+        campaigns.campaign_type,
+        campaigns.campaign_status,
+        campaigns.brand_id,
+        brands.brand_name,
+        campaigns.start_date,
+        campaigns.end_date,
+        campaigns.budget_allocated,
+        campaigns.budget_spent,
+        campaigns.target_audience,
+        campaigns.performance_tier,
+        campaigns.trend_direction,
+        campaigns.created_at,
+        campaigns.updated_at
+    from campaigns
+    left join brands
+        on campaigns.brand_id = brands.brand_id
+)
+
+select * from final

@@ -1,0 +1,380 @@
+"""Acceptance test of the public marts on a small hand-built world.
+
+source DB + landing dir (tests/fixtures/handbuilt.py) → ingestion run 1 → source changes
+(late engagement, updates, hard deletes) and a second batch of files → ingestion run 2
+with delete detection → ``dbt build`` → every row and every named figure of
+``marts.campaign_performance``, ``marts.retailer_ranking`` and ``marts.regional_wish_list``
+equals the plain-Python expectation of tests/e2e/expected_marts.py.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from tests.dbt_runner import run_dbt
+from tests.e2e.expected_marts import (
+    current_ad_metrics,
+    current_orders,
+    expected_campaign_performance,
+    expected_file_status,
+    expected_regional_wish_list,
+    expected_rejected_lines,
+    expected_retailer_ranking,
+)
+from tests.fixtures.handbuilt import (
+    MET,
+    S2,
+    S5,
+    Good,
+    HandBuilt,
+    W,
+    apply_source_changes,
+    build_source,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
+
+
+@dataclass
+class Pipeline:
+    hb: HandBuilt
+    warehouse_url: str
+    dbt: subprocess.CompletedProcess
+
+
+def _ingest(warehouse_url: str, source_url: str, landing_dir: Path) -> None:
+    from ingestion.api import ingest_all
+
+    report = ingest_all(
+        warehouse_url=warehouse_url,
+        source_url=source_url,
+        landing_dir=landing_dir,
+        check_deletes=True,
+    )
+    assert report.ok, f"ingestion failed: {report.errors}"
+
+
+@pytest.fixture(scope="module")
+def pipeline(
+    make_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
+) -> Pipeline:
+    # module scope (one pipeline run for all the tests here), so tmp_path_factory stands in
+    # for the function-scoped landing_dir fixture
+    source_url = make_database("hb_src")
+    warehouse_url = make_database("hb_wh")
+    work = tmp_path_factory.mktemp("handbuilt")
+    landing = work / "landing"
+    landing.mkdir()
+
+    hb = build_source(source_url, landing)
+    _ingest(warehouse_url, source_url, landing)
+    apply_source_changes(hb, source_url, landing)
+    _ingest(warehouse_url, source_url, landing)
+    result = run_dbt(["build"], warehouse_url, work / "target", check=False)
+    if result.returncode != 0:
+        # test_dbt_build_succeeds reports the failure; a failing dbt test or unit test skips
+        # the models downstream of it, so build the models anyway to still compare the marts
+        run_dbt(["run"], warehouse_url, work / "target-run", check=False)
+    return Pipeline(hb, warehouse_url, result)
+
+
+def _query(url: str, query: sql.Composable | str, params: Any = None) -> list[dict]:
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def _norm(value: Any) -> Any:
+    """Compare numbers by value (int, numeric, float alike), ids as text, dates as dates."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int | float | Decimal):
+        return Decimal(str(value))
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.date() if value.hour == value.minute == value.second == 0 else value
+    return value
+
+
+def _compare(
+    mart: str,
+    actual_rows: list[dict],
+    expected: dict[tuple, dict],
+    key_of: Callable[[dict], tuple],
+) -> list[str]:
+    problems: list[str] = []
+    actual: dict[tuple, dict] = {}
+    for row in actual_rows:
+        key = tuple(_norm(k) for k in key_of(row))
+        if key in actual:
+            problems.append(f"{mart}: duplicate row for grain {key}")
+        actual[key] = row
+    expected_n = {tuple(_norm(k) for k in key): row for key, row in expected.items()}
+    for key in sorted(set(expected_n) - set(actual), key=str):
+        problems.append(f"{mart}: MISSING row {key}")
+    for key in sorted(set(actual) - set(expected_n), key=str):
+        problems.append(f"{mart}: EXTRA row {key}: {actual[key]}")
+    columns = {c for row in expected.values() for c in row}
+    if actual_rows:
+        for column in sorted(columns - set(actual_rows[0])):
+            problems.append(f"{mart}: contract column {column!r} is missing")
+    for key in sorted(set(expected_n) & set(actual), key=str):
+        for column, want in expected_n[key].items():
+            if column not in actual[key]:
+                continue
+            got = actual[key][column]
+            if _norm(got) != _norm(want):
+                problems.append(f"{mart}[{key}].{column}: mart={got!r} expected={want!r}")
+    return problems
+
+
+def _mart_rows(pipeline: Pipeline, mart: str) -> list[dict]:
+    try:
+        return _query(
+            pipeline.warehouse_url,
+            sql.SQL("select * from {}.{}").format(sql.Identifier("marts"), sql.Identifier(mart)),
+        )
+    except psycopg.errors.UndefinedTable:
+        pytest.fail(f"marts.{mart} was not built; dbt said:\n{pipeline.dbt.stdout[-3000:]}")
+
+
+# -- the pipeline ran --------------------------------------------------------------------------
+
+
+def test_dbt_build_succeeds(pipeline: Pipeline) -> None:
+    assert pipeline.dbt.returncode == 0, (
+        f"dbt build failed:\n{pipeline.dbt.stdout[-8000:]}\n{pipeline.dbt.stderr[-2000:]}"
+    )
+
+
+# -- the marts ---------------------------------------------------------------------------------
+
+
+def test_campaign_performance(pipeline: Pipeline) -> None:
+    expected = {(cid,): row for cid, row in expected_campaign_performance(pipeline.hb).items()}
+    problems = _compare(
+        "campaign_performance",
+        _mart_rows(pipeline, "campaign_performance"),
+        expected,
+        lambda r: (r["campaign_id"],),
+    )
+    assert not problems, "\n".join(problems)
+
+
+def test_retailer_ranking(pipeline: Pipeline) -> None:
+    expected = expected_retailer_ranking(pipeline.hb)
+    problems = _compare(
+        "retailer_ranking",
+        _mart_rows(pipeline, "retailer_ranking"),
+        expected,
+        lambda r: (r["retailer_id"], r["metric_period"], r["metric_date"]),
+    )
+    assert not problems, "\n".join(problems)
+
+
+def test_regional_wish_list(pipeline: Pipeline) -> None:
+    expected = expected_regional_wish_list(pipeline.hb)
+    problems = _compare(
+        "regional_wish_list",
+        _mart_rows(pipeline, "regional_wish_list"),
+        expected,
+        lambda r: (r["region"], r["model_id"]),
+    )
+    assert not problems, "\n".join(problems)
+
+
+# -- no personal data in marts ---------------------------------------------------------------
+
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+PHONE = re.compile(r"(\+\d{1,3}[\s.-]?)?\(?\b\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b")
+IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
+PII_COLUMN = re.compile(
+    r"(^|_)(e?mail|phone|first_name|last_name|full_name|recipient_name|ip_address|"
+    r"date_of_birth|birth_?date|dob|address_line\d?)$"
+)
+
+
+def test_no_personal_data_in_marts(pipeline: Pipeline) -> None:
+    hb = pipeline.hb
+    names = {n for p in hb.people.values() for n in (p.first_name, p.last_name, p.full_name)}
+    phones = {re.sub(r"\D", "", p.phone) for p in hb.people.values()}
+    emails = {p.email.lower() for p in hb.people.values()}
+    births = {p.birth_date for p in hb.people.values() if p.birth_date}
+
+    relations = _query(
+        pipeline.warehouse_url,
+        "select table_name, array_agg(column_name::text order by ordinal_position) as columns"
+        " from information_schema.columns where table_schema = 'marts' group by table_name",
+    )
+    assert relations, "schema marts has no tables or views"
+    problems: list[str] = []
+    for rel in relations:
+        table = rel["table_name"]
+        for column in rel["columns"]:
+            if PII_COLUMN.search(column.lower()):
+                problems.append(f"marts.{table}: column {column!r} looks like personal data")
+        rows = _query(
+            pipeline.warehouse_url,
+            sql.SQL("select * from {}.{} limit 5000").format(
+                sql.Identifier("marts"), sql.Identifier(table)
+            ),
+        )
+        for row in rows:
+            for column, value in row.items():
+                if value is None:
+                    continue
+                if isinstance(value, date) and not isinstance(value, datetime) and value in births:
+                    problems.append(f"marts.{table}.{column}: a birth date {value}")
+                    continue
+                if isinstance(value, int | float | Decimal | bool | date | datetime):
+                    continue
+                text = str(value)
+                where = f"marts.{table}.{column} = {text[:80]!r}"
+                if EMAIL.search(text) or any(e in text.lower() for e in emails):
+                    problems.append(f"{where}: an email address")
+                if PHONE.search(text) or re.sub(r"\D", "", text) in phones:
+                    problems.append(f"{where}: a phone number")
+                if IPV4.search(text) or any(ip in text for ip in hb.ip_addresses):
+                    problems.append(f"{where}: an IP address")
+                if any(re.search(rf"\b{re.escape(n)}\b", text, re.IGNORECASE) for n in names):
+                    problems.append(f"{where}: a person's name")
+                if any(b.isoformat() in text for b in births):
+                    problems.append(f"{where}: a birth date")
+    assert not problems, "\n".join(problems)
+
+
+# -- ingestion-side facts the dataset sets up -------------------------------------------------
+
+
+def test_bad_rows_are_quarantined_with_line_and_reason(pipeline: Pipeline) -> None:
+    rows = _query(
+        pipeline.warehouse_url,
+        "select export, file_name, line_number, column_name, reason, raw_content"
+        " from raw._rejected_rows",
+    )
+    actual: dict[tuple, list[dict]] = {}
+    for r in rows:
+        actual.setdefault((r["export"], r["file_name"], r["line_number"]), []).append(r)
+    expected = expected_rejected_lines(pipeline.hb)
+    problems = [
+        f"bad row not quarantined: {k} ({why})" for k, why in expected.items() if k not in actual
+    ]
+    problems += [f"good row quarantined: {k}: {v}" for k, v in actual.items() if k not in expected]
+    for key, why in expected.items():
+        for r in actual.get(key, []):
+            if not (r["reason"] or "").strip():
+                problems.append(f"{key}: quarantined without a reason")
+        if (
+            why == "unsupported currency"
+            and key in actual
+            and not any("currency" in (r["reason"] or "").lower() for r in actual[key])
+        ):
+            problems.append(f"{key}: reason should name the currency: {actual[key]}")
+    assert not problems, "\n".join(problems)
+
+
+def test_file_ledger_records_the_duplicate(pipeline: Pipeline) -> None:
+    files = {
+        (r["export"], r["file_name"]): r
+        for r in _query(pipeline.warehouse_url, "select * from raw._files")
+    }
+    expected = expected_file_status(pipeline.hb)
+    problems = [
+        f"{key}: status {files[key]['status'] if key in files else 'absent'!r}, expected {status!r}"
+        for key, status in expected.items()
+        if key not in files or files[key]["status"] != status
+    ]
+    problems += [f"unexpected file in ledger: {k}" for k in files if k not in expected]
+    for f in pipeline.hb.files:
+        row = files.get((f.export, f.name))
+        if row is None or expected[(f.export, f.name)] != "loaded":
+            continue
+        good, bad = sum(isinstance(e, Good) for e in f.entries), len(f.bad_lines())
+        if (row["rows_loaded"], row["rows_rejected"]) != (good, bad):
+            problems.append(
+                f"{f.name}: rows_loaded/rows_rejected {row['rows_loaded']}/{row['rows_rejected']},"
+                f" expected {good}/{bad}"
+            )
+    assert not problems, "\n".join(problems)
+    original = files[("ad_metrics", "meta_2026-01-10.csv")]
+    duplicate = files[("ad_metrics", "meta_2026-01-10_resent.csv")]
+    assert duplicate["duplicate_of"] == original["file_id"]
+    assert duplicate["sha256"] == original["sha256"]
+    assert not duplicate["rows_loaded"]
+    loaded_from_dup = _query(
+        pipeline.warehouse_url,
+        "select count(*) as n from raw.ad_metrics where _file_id = %s",
+        [duplicate["file_id"]],
+    )
+    assert loaded_from_dup[0]["n"] == 0
+    empty = files[("social_insights", "insights_empty.csv")]
+    assert (empty["reason"] or "").strip(), "a rejected file needs a reason"
+    assert not empty["rows_loaded"]
+
+
+def test_raw_current_rows_follow_landing_order(pipeline: Pipeline) -> None:
+    """Exactly one ``_is_current`` row per key, the one of the latest landed file/line."""
+    url = pipeline.warehouse_url
+    ads = _query(
+        url,
+        "select platform, campaign_id, date, metric_type, value from raw.ad_metrics"
+        " where _is_current",
+    )
+    got_ads = [
+        ((r["platform"], r["campaign_id"], r["date"], r["metric_type"]), r["value"]) for r in ads
+    ]
+    want_ads = {
+        (m["platform"], m["campaign_id"], m["date"], m["metric_type"]): m["value"]
+        for m in current_ad_metrics(pipeline.hb)
+    }
+    assert len(got_ads) == len(dict(got_ads)), "several current rows for one ad_metrics key"
+    assert dict(got_ads) == want_ads
+    orders = _query(
+        url,
+        "select order_id, line_number, quantity, unit_price, status, utm_campaign"
+        " from raw.orders where _is_current",
+    )
+    got_orders = [((r["order_id"], r["line_number"]), r) for r in orders]
+    want_orders = {(o["order_id"], o["line_number"]): o for o in current_orders(pipeline.hb)}
+    assert len(got_orders) == len(dict(got_orders)), "several current rows for one order line"
+    assert set(dict(got_orders)) == set(want_orders)
+    for key, row in got_orders:
+        want = want_orders[key]
+        got = (row["quantity"], row["unit_price"], row["status"])
+        assert got == (want["quantity"], want["unit_price"], want["status"]), key
+
+
+def test_hard_deletes_and_late_engagement_reach_raw(pipeline: Pipeline) -> None:
+    url = pipeline.warehouse_url
+    sends = {
+        r["send_id"]: r
+        for r in _query(
+            url, "select send_id, opened_at, open_count, _deleted_at from raw.email_sends"
+        )
+    }
+    assert sends[S5]["_deleted_at"] is not None, "deleted email send not marked deleted"
+    assert sends[S2]["_deleted_at"] is None
+    assert sends[S2]["opened_at"] is not None and sends[S2]["open_count"] == 1, "late open lost"
+    wishes = {
+        r["wish_id"]: r for r in _query(url, "select wish_id, _deleted_at from raw.wish_list_items")
+    }
+    assert wishes[W[5]]["_deleted_at"] is not None, "deleted wish not marked deleted"
+    assert wishes[W[1]]["_deleted_at"] is None
+    metrics = {
+        r["metric_id"]: r
+        for r in _query(url, "select metric_id, _deleted_at from raw.retailer_performance_metrics")
+    }
+    assert metrics[MET[5]]["_deleted_at"] is not None
