@@ -34,8 +34,10 @@ def run_dbt(
     cmd = [
         str(DBT),
         *args,
-        "--project-dir", str(PROJECT_ROOT / "dbt_project"),
-        "--target-path", str(target_path),
+        "--project-dir",
+        str(PROJECT_ROOT / "dbt_project"),
+        "--target-path",
+        str(target_path),
     ]
     env = {**dbt_env_for(warehouse_url), "DBT_LOG_PATH": str(target_path / "logs")}
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=PROJECT_ROOT)
