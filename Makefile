@@ -30,9 +30,18 @@ db-status: install ## Is the embedded server running? Prints the connection URLs
 	@$(PY) -m ingestion.db status
 
 # --- pipeline --------------------------------------------------------------------------
-.PHONY: run simulate advance ingest dbt-build
+.PHONY: run simulate advance ingest dbt-build report docs
+.PHONY: bench
 run: db-start ## The main job: demo data (if no real sources), ingest, dbt build, checks, summary
 	@$(PY) -m orchestration.run --scale $(SCALE) --seed $(SEED) $(if $(REGENERATE),--regenerate,)
+
+report: db-start ## Static HTML report of the live marts → .warehouse/reports/crownsync_report.html
+	@$(PY) -m orchestration.report
+
+DOCS_PORT ?= 8080
+docs: db-start ## dbt docs on http://127.0.0.1:8080 (DOCS_PORT=…; Ctrl-C stops it)
+	@$(PY) -m ingestion.dbt_cli docs generate
+	@$(PY) -m ingestion.dbt_cli docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
 simulate: db-start ## (Re)generate the demo source world: SCALE=0.1 SEED=7 REGENERATE=1
 	@$(PY) -m ingestion.simulator --scale $(SCALE) --seed $(SEED) $(if $(REGENERATE),--regenerate,)
@@ -45,6 +54,13 @@ ingest: db-start ## Load the app database and export files into raw (incremental
 
 dbt-build: db-start ## dbt build (all models, snapshots, tests) against the warehouse
 	@$(PY) -m ingestion.dbt_cli build
+
+bench: db-start ## Benchmark on fresh bench_* databases → docs/benchmarks.md: SCALE=1 (default; also runs 0.1), SCALES="0.1 1"
+	@$(PY) -m orchestration.bench --scale $(if $(filter command line environment,$(origin SCALE)),$(SCALE),1) $(if $(SCALES),--scales "$(SCALES)",) --command 'make bench$(if $(filter command line environment,$(origin SCALE)), SCALE=$(SCALE),)$(if $(SCALES), SCALES="$(SCALES)",)'
+
+.PHONY: tenant-login
+tenant-login: db-start ## A login that sees one tenant's rows: BRAND=<uuid> or RETAILER=<uuid> [LOGIN=name]
+	@$(PY) -m orchestration.serving tenant-login $(if $(BRAND),--brand $(BRAND),) $(if $(RETAILER),--retailer $(RETAILER),) $(if $(LOGIN),--login $(LOGIN),)
 
 .PHONY: ui
 ui: db-start ## Dagster UI on http://127.0.0.1:3000 (webserver + daemon; Ctrl-C stops both)

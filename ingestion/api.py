@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 
 from ingestion.app_db.extract import SchemaContractError, TableLoadResult, load_table
+from ingestion.db.access import bootstrap_warehouse, connect_warehouse
 from ingestion.loader.bookkeeping import ensure_raw_schema
 from ingestion.manifest import TableSpec, load_manifest
 from ingestion.platform_exports.feeds import FEEDS
@@ -44,8 +45,10 @@ def _warehouse(url: str | None) -> str:
 
 
 def prepare_warehouse(warehouse_url: str | None = None) -> None:
-    """Create the raw schema and its bookkeeping tables if they are missing."""
-    with psycopg.connect(_warehouse(warehouse_url), autocommit=True) as conn:
+    """Roles, schemas and the raw bookkeeping tables, if they are missing (idempotent)."""
+    url = _warehouse(warehouse_url)
+    bootstrap_warehouse(url)
+    with connect_warehouse(url, autocommit=True) as conn:
         ensure_raw_schema(conn)
 
 

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     )
     warehouse_pg_port: int = Field(default=5433, description="Port of the embedded server.")
     warehouse_pg_dir: Path = Field(default=PROJECT_ROOT / ".warehouse" / "pgdata")
+    warehouse_owner_role: str = Field(
+        default="warehouse_owner",
+        description="Role that owns and builds the warehouse (ingestion and dbt set role to it).",
+    )
     ingest_lookback_minutes: int = Field(
         default=60, description="Incremental extraction re-reads this far behind the watermark."
     )
@@ -102,6 +106,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "DBT_PG_PASSWORD": url.password or "",
         "DBT_PG_DBNAME": url.database or "",
         "DBT_PG_SSLMODE": str(url.query.get("sslmode", "prefer")),
+        "DBT_PG_ROLE": settings.warehouse_owner_role,
     }
 
 

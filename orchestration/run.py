@@ -122,6 +122,32 @@ def layer_rows(warehouse_url: str) -> dict[str, tuple[int, int]]:
     return counts
 
 
+def _write_json(
+    path: str, job: str, outcome: RunOutcome, timings: dict[str, float], total: float
+) -> None:
+    """The run's figures as JSON (read by ``make bench``)."""
+    import json
+    from pathlib import Path
+
+    Path(path).write_text(
+        json.dumps(
+            {
+                "job": job,
+                "run_id": outcome.run_id,
+                "success": outcome.success,
+                "phases": dict(timings),
+                "total_seconds": total,
+                "checks_passed": len(outcome.checks_passed),
+                "checks_failed": list(outcome.checks_failed),
+                "checks_warned": list(outcome.checks_warned),
+                "failure": outcome.failure,
+            },
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orchestration.run", description=__doc__)
     parser.add_argument(
@@ -131,6 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--regenerate", action="store_true", help="rebuild the demo world first")
     parser.add_argument("--skip-simulator", action="store_true", help="use the demo data as it is")
+    parser.add_argument(
+        "--json",
+        metavar="PATH",
+        help="also write the phase times, checks and total seconds to PATH (make bench)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)-7s %(message)s")
 
@@ -175,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     outcome = run_job(args.job)
     timings.update(outcome.phases)
     total = time.monotonic() - began
+    if args.json:
+        _write_json(args.json, args.job, outcome, timings, total)
 
     warehouse = libpq_url(settings.warehouse_url)
     rows = layer_rows(warehouse)
@@ -190,10 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     for schema, (relations, count) in rows.items():
         print(f"  {schema:<14} {relations:9d} {count:11,d}")
     print(
-        f"  checks         {len(outcome.checks_passed)} passed, {len(outcome.checks_failed)} failed"
+        f"  checks         {len(outcome.checks_passed)} passed, {len(outcome.checks_failed)} failed, "
+        f"{len(outcome.checks_warned)} warnings"
     )
     for name in outcome.checks_failed:
         print(f"    FAILED {name}")
+    for name in outcome.checks_warned:
+        print(f"    WARN   {name}")
     if outcome.failure:
         print(f"  first failure: {outcome.failure}")
     safe = make_url(settings.warehouse_url).render_as_string(hide_password=True)

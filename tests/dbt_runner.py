@@ -24,6 +24,7 @@ def dbt_env_for(warehouse_url: str) -> dict[str, str]:
         "DBT_PG_PASSWORD": url.password or "",
         "DBT_PG_DBNAME": url.database or "",
         "DBT_PROFILES_DIR": str(PROJECT_ROOT),
+        "DBT_PG_ROLE": "warehouse_owner",
     }
 
 

@@ -27,6 +27,7 @@ from datetime import timedelta
 import psycopg
 from psycopg import sql
 
+from ingestion.db.access import connect_warehouse
 from ingestion.loader.bookkeeping import (
     abandon_stale_loads,
     lock_target,
@@ -308,7 +309,7 @@ def load_table(
 ) -> TableLoadResult:
     """Load one app table into raw. Raises SchemaContractError (nothing written) on drift."""
     began = time.monotonic()
-    with psycopg.connect(warehouse_url, autocommit=True) as recorder:
+    with connect_warehouse(warehouse_url, autocommit=True) as recorder:
         load_id = start_load(recorder, spec.name, "app_db")
         result = TableLoadResult(table=spec.name, load_id=load_id)
         try:
@@ -339,7 +340,7 @@ def _load(
         psycopg.connect(
             source_url, autocommit=True, application_name="crownsync-ingestion"
         ) as source,
-        psycopg.connect(warehouse_url, application_name="crownsync-ingestion") as conn,
+        connect_warehouse(warehouse_url) as conn,
     ):
         source.execute("begin isolation level repeatable read read only")
         columns = source_columns(source, spec.name)

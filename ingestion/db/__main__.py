@@ -9,8 +9,9 @@ import time
 from sqlalchemy.engine import make_url
 
 from ingestion.db import embedded
+from ingestion.db.access import bootstrap_warehouse
 from ingestion.db.databases import ensure_project_databases
-from ingestion.settings import get_settings
+from ingestion.settings import get_settings, libpq_url
 
 
 def _safe(url: str) -> str:
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             fresh = not (data_dir / "PG_VERSION").exists()
             st = embedded.start(data_dir, port)
             created = ensure_project_databases(settings)
+            bootstrap_warehouse(libpq_url(settings.warehouse_url))
             took = time.monotonic() - began
             how = "initialised and started" if fresh else "running"
             print(f"embedded PostgreSQL {how} (pid {st.pid}, {took:.1f}s), data in {data_dir}")

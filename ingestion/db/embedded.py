@@ -55,6 +55,19 @@ log_min_messages = warning
 """
 
 
+# Client authentication: the local superuser `postgres` (the project's own tools on this
+# machine) is trusted; every other role — analysts, BI readers, tenant logins — must give
+# its password (scram-sha-256), so row-level security means something.
+HBA_MARKER = "# crownsync warehouse pg_hba"
+HBA_CONF = f"""{HBA_MARKER} (written by ingestion.db.embedded)
+# TYPE  DATABASE  USER      ADDRESS        METHOD
+host    all       postgres  127.0.0.1/32   trust
+host    all       postgres  ::1/128        trust
+host    all       all       127.0.0.1/32   scram-sha-256
+host    all       all       ::1/128        scram-sha-256
+"""
+
+
 class EmbeddedServerError(RuntimeError):
     pass
 
@@ -175,9 +188,21 @@ def init(data_dir: Path) -> bool:
     return True
 
 
+def _write_hba(data_dir: Path) -> None:
+    hba = data_dir / "pg_hba.conf"
+    if hba.exists() and hba.read_text().startswith(HBA_MARKER):
+        return
+    hba.write_text(HBA_CONF)
+    if _is_root():
+        entry = pwd.getpwnam(SERVICE_USER)
+        os.chown(hba, entry.pw_uid, entry.pw_gid)
+    hba.chmod(0o600)
+
+
 def start(data_dir: Path, port: int, timeout_s: int = 60) -> ServerStatus:
     """Start the server (initialising it first if needed). Idempotent."""
     init(data_dir)
+    _write_hba(data_dir)
     current = status(data_dir, port)
     if current.running:
         return current

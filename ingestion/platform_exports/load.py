@@ -31,6 +31,7 @@ import psycopg
 from psycopg import sql
 from pydantic import ValidationError
 
+from ingestion.db.access import connect_warehouse
 from ingestion.loader.bookkeeping import abandon_stale_loads, lock_target, qualified, start_load
 from ingestion.platform_exports.feeds import FEEDS, Feed
 from ingestion.platform_exports.readers import FileRejected, Record, read_records
@@ -346,8 +347,8 @@ def load_export(export: str, *, landing_dir: Path, warehouse_url: str) -> list[F
     if not files:
         log.info("exports.%s: no files in %s", export, landing_dir / export)
     with (
-        psycopg.connect(warehouse_url, autocommit=True) as recorder,
-        psycopg.connect(warehouse_url, application_name="crownsync-ingestion") as conn,
+        connect_warehouse(warehouse_url, autocommit=True) as recorder,
+        connect_warehouse(warehouse_url) as conn,
     ):
         with conn.transaction():
             lock_target(conn, f"export:{export}", wait_message=f"raw.{export}")

@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 import psycopg
 
+from ingestion.db.access import connect_warehouse
 from ingestion.settings import get_settings, libpq_url
 
 
@@ -33,7 +34,8 @@ class WarehouseResource(dg.ConfigurableResource):
         return Path(self.landing_dir) if self.landing_dir else get_settings().landing_path
 
     def connect(self, **kwargs) -> psycopg.Connection:
-        return psycopg.connect(self.url, application_name="crownsync-dagster", **kwargs)
+        """A warehouse connection acting as the owner role (see ingestion.db.access)."""
+        return connect_warehouse(self.url, application_name="crownsync-dagster", **kwargs)
 
     def connect_source(self) -> psycopg.Connection:
         conn = psycopg.connect(
