@@ -22,6 +22,7 @@ import pytest
 from ingestion.settings import PROJECT_ROOT
 from orchestration.report import CHART_IDS
 from tests.dbt_runner import run_dbt
+from tests.system_packages import require_tool
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -36,7 +37,6 @@ CHROMIUM_FLAGS = [
     "--hide-scrollbars",
     "--virtual-time-budget=10000",
 ]
-_chromium_install: dict[str, str | None] = {}  # one install attempt per test session
 
 
 def _report_cli(out: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -51,32 +51,9 @@ def _report_cli(out: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def chromium() -> str:
-    """Path of a Chromium binary, installing Debian's package once if possible; else skip."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    if "error" not in _chromium_install:
-        _chromium_install["error"] = _install_chromium()
-    found = shutil.which("chromium")
-    if not found:
-        pytest.skip(f"headless Chromium unavailable: {_chromium_install['error'] or 'not found'}")
-    return found
-
-
-def _install_chromium() -> str | None:
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return "chromium is not installed and installing it needs root (apt-get install chromium)"
-    if not shutil.which("apt-get"):
-        return "chromium is not installed and there is no apt-get"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
-        try:
-            result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return f"{' '.join(cmd)} failed: {exc}"
-        if result.returncode != 0:
-            return f"{' '.join(cmd)} failed ({result.returncode}): {result.stderr[-500:]}"
-    return None
+    """Path of a Chromium binary (Debian's package, installed once if possible); else skip."""
+    found = shutil.which("chromium-browser")
+    return found or require_tool("chromium", "chromium")
 
 
 def _chart_dom(dom: str, chart_id: str) -> str:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
 from ingestion.settings import PROJECT_ROOT
+from tests.system_packages import require_tool
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 REQUIRED = {
@@ -27,35 +26,10 @@ SECRET_KEY = re.compile(r"PASS(WORD)?$|SECRET|TOKEN|API_KEY", re.IGNORECASE)
 # ${VAR}, ${VAR:?message} (required) or ${VAR:-} (empty when unset) — never a default value
 VARIABLE = re.compile(r"^\$\{[A-Z][A-Z0-9_]*(:?\?[^}]*|:-)?\}$")
 EXPRESSION = re.compile(r"\$\{[^}]*\}")
-_install: dict[str, str | None] = {}
 
 
 def docker_compose() -> str:
-    found = shutil.which("docker-compose")
-    if found:
-        return found
-    if "error" not in _install:
-        _install["error"] = _install_docker_compose()
-    found = shutil.which("docker-compose")
-    if not found:
-        pytest.skip(f"docker-compose unavailable: {_install['error'] or 'not found'}")
-    return found
-
-
-def _install_docker_compose() -> str | None:
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return "docker-compose is not installed and installing it needs root"
-    if not shutil.which("apt-get"):
-        return "docker-compose is not installed and there is no apt-get"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "docker-compose"]):
-        try:
-            result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return f"{' '.join(cmd)} failed: {exc}"
-        if result.returncode != 0:
-            return f"{' '.join(cmd)} failed ({result.returncode}): {result.stderr[-500:]}"
-    return None
+    return require_tool("docker-compose", "docker-compose")
 
 
 def compose(tmp_path: Path, *args: str, variables: dict[str, str] | None = None):

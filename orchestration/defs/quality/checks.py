@@ -101,46 +101,43 @@ select coalesce(sum(a.value), 0)
 """
 
 
-@dg.asset_check(
-    asset=CAMPAIGN_PERFORMANCE,
-    name="emails_sent_reconcile_with_raw",
-    blocking=True,
-    description="Σ emails_sent in the mart = live non-failed sends in raw (of live campaigns).",
-)
-def emails_sent_reconcile(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    with warehouse.connect() as conn:
-        raw_sends = conn.execute(LIVE_SENDS_SQL).fetchone()[0]
-        mart_sends = conn.execute(
-            "select coalesce(sum(emails_sent), 0) from marts.campaign_performance"
-        ).fetchone()[0]
-    return dg.AssetCheckResult(
-        passed=raw_sends == mart_sends,
-        metadata={"raw_live_non_failed_sends": int(raw_sends), "mart_emails_sent": int(mart_sends)},
-        description=None
-        if raw_sends == mart_sends
-        else f"mart has {mart_sends}, raw has {raw_sends}",
-    )
+def _reconciliation_check(
+    name: str, description: str, raw_label: str, raw_sql: str, mart_label: str, mart_sql: str
+) -> dg.AssetChecksDefinition:
+    """Blocking: a figure computed from raw equals the same figure summed from the mart."""
+
+    @dg.asset_check(asset=CAMPAIGN_PERFORMANCE, name=name, blocking=True, description=description)
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with warehouse.connect() as conn:
+            raw_value = conn.execute(raw_sql).fetchone()[0]
+            mart_value = conn.execute(mart_sql).fetchone()[0]
+        return dg.AssetCheckResult(
+            passed=raw_value == mart_value,
+            metadata={raw_label: float(raw_value), mart_label: float(mart_value)},
+            description=None
+            if raw_value == mart_value
+            else f"mart has {mart_value}, raw has {raw_value}",
+        )
+
+    return _check
 
 
-@dg.asset_check(
-    asset=CAMPAIGN_PERFORMANCE,
-    name="ad_spend_reconciles_with_raw",
-    blocking=True,
-    description="Σ current ad_spend rows in raw (of live campaigns) = Σ ad_spend in the mart.",
+emails_sent_reconcile = _reconciliation_check(
+    "emails_sent_reconcile_with_raw",
+    "Σ emails_sent in the mart = live non-failed sends in raw (of live campaigns).",
+    "raw_live_non_failed_sends",
+    LIVE_SENDS_SQL,
+    "mart_emails_sent",
+    "select coalesce(sum(emails_sent), 0) from marts.campaign_performance",
 )
-def ad_spend_reconcile(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    with warehouse.connect() as conn:
-        raw_spend = conn.execute(CURRENT_AD_SPEND_SQL).fetchone()[0]
-        mart_spend = conn.execute(
-            "select coalesce(sum(ad_spend), 0) from marts.campaign_performance"
-        ).fetchone()[0]
-    return dg.AssetCheckResult(
-        passed=raw_spend == mart_spend,
-        metadata={"raw_current_ad_spend": float(raw_spend), "mart_ad_spend": float(mart_spend)},
-        description=None
-        if raw_spend == mart_spend
-        else f"mart has {mart_spend}, raw has {raw_spend}",
-    )
+ad_spend_reconcile = _reconciliation_check(
+    "ad_spend_reconciles_with_raw",
+    "Σ current ad_spend rows in raw (of live campaigns) = Σ ad_spend in the mart.",
+    "raw_current_ad_spend",
+    CURRENT_AD_SPEND_SQL,
+    "mart_ad_spend",
+    "select coalesce(sum(ad_spend), 0) from marts.campaign_performance",
+)
 
 
 ge_raw_checks = [_suite_check(suite, blocking=False) for suite in RAW_SUITES]
