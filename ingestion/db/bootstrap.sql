@@ -35,7 +35,7 @@ declare
     schema_name text;
     rel record;
 begin
-    foreach schema_name in array array['raw', 'staging', 'intermediate', 'marts', 'snapshots'] loop
+    foreach schema_name in array array['raw', 'staging', 'intermediate', 'marts', 'snapshots', 'quality'] loop
         execute format('create schema if not exists %I authorization warehouse_owner', schema_name);
         execute format('alter schema %I owner to warehouse_owner', schema_name);
         execute format('revoke all on schema %I from public', schema_name);
