@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 
 import psycopg
 from psycopg import sql
@@ -101,6 +102,22 @@ def scan_marts(warehouse_url: str, known: KnownPII, sample_rows: int = 5000) -> 
     return problems
 
 
+def _mentions_a_name(text: str, names: set[str]) -> bool:
+    """Any run of 1–3 words of ``text`` equal to a known name (case-insensitive)."""
+    if not names:
+        return False
+    lowered = _lowered_names(frozenset(names))
+    words = re.findall(r"[\w'-]+", text.lower())
+    return any(
+        " ".join(words[i : i + n]) in lowered for n in (1, 2, 3) for i in range(len(words) - n + 1)
+    )
+
+
+@cache
+def _lowered_names(names: frozenset[str]) -> frozenset[str]:
+    return frozenset(" ".join(re.findall(r"[\w'-]+", name.lower())) for name in names)
+
+
 def _value_problems(table: str, items: Iterable[tuple[str, object]], known: KnownPII) -> list[str]:
     problems = []
     for column, value in items:
@@ -120,6 +137,6 @@ def _value_problems(table: str, items: Iterable[tuple[str, object]], known: Know
             problems.append(f"{where}: a phone number")
         if IPV4.search(text) or text in known.ips:
             problems.append(f"{where}: an IP address")
-        if text in known.names:
+        if _mentions_a_name(text, known.names):
             problems.append(f"{where}: a person's name")
     return problems
