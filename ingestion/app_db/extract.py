@@ -40,6 +40,7 @@ log = logging.getLogger("ingestion")
 
 SOURCE_SCHEMA = "public"
 META_COLUMNS = ("_load_id", "_loaded_at", "_source", "_deleted_at")
+RELAY_BLOCK_BYTES = 128 * 1024
 
 
 class SchemaContractError(RuntimeError):
@@ -203,15 +204,25 @@ def _copy_stream(
     into: sql.Composable,
     params: tuple = (),
 ) -> None:
-    """Pipe ``COPY (select) TO STDOUT`` into ``COPY into FROM STDIN``, chunk by chunk."""
+    """Pipe ``COPY (select) TO STDOUT`` into ``COPY into FROM STDIN``, in bounded blocks.
+
+    The source yields one row per read; the rows are relayed in blocks of about
+    ``RELAY_BLOCK_BYTES`` (fewer, larger writes; memory stays bounded by the block size).
+    """
     src_cur, dst_cur = source.cursor(), target.cursor()
     out = sql.SQL("copy ({}) to stdout").format(select)
     with (
         src_cur.copy(out, params) as copy_out,
         dst_cur.copy(sql.SQL("copy {} from stdin").format(into)) as copy_in,
     ):
+        block = bytearray()
         for chunk in copy_out:
-            copy_in.write(chunk)
+            block += chunk
+            if len(block) >= RELAY_BLOCK_BYTES:
+                copy_in.write(block)
+                block = bytearray()
+        if block:
+            copy_in.write(block)
 
 
 def _row_changed(cols: list[str]) -> sql.Composed:
