@@ -22,6 +22,9 @@ from sqlalchemy.engine import make_url
 from ingestion.db import embedded
 from ingestion.settings import PROJECT_ROOT
 
+# Read once at import, before any fixture points DATABASE_URL at a scratch database.
+EXTERNAL_SERVER = bool(os.environ.get("DATABASE_URL"))
+
 
 def _with_database(url: str, database: str) -> str:
     return (
