@@ -1,4 +1,8 @@
-"""``make bench`` end to end at a tiny scale: every figure is produced (not how fast it is)."""
+"""``make bench SCALE=0.1`` end to end, as the CI smoke test: every figure is produced.
+
+It checks that the figures exist and are sane, never how fast they are. The run goes to a
+temporary folder and benchsmoke_* databases of the test server: docs/benchmarks.md is untouched.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from orchestration import bench
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-SCALE = 0.01
+SCALE = 0.1
 
 
 def _positive(value: object) -> bool:
@@ -41,9 +45,6 @@ def bench_report(pg_server_url: str, tmp_path_factory) -> tuple[dict, Path]:
             pg_server_url,
             "--command",
             "pytest tests/e2e/test_bench_smoke.py",
-            # two Dagster runs at any scale take > 2 min on 2 cores (dbt build + checks are
-            # a fixed cost): the smoke test runs the full one only
-            "--skip-incremental-pipeline",
         ]
     )
     assert rc == 0
@@ -83,8 +84,8 @@ def test_every_figure_is_produced(bench_report):
     assert _positive(s["merge"]["total"]["rows_read"])
     assert all(t["mode"] == "incremental" for t in s["merge"]["tables"].values())
 
-    assert s["incremental_pipeline"]["skipped"] and s["incremental_over_full"] is None
-    for job in ("full_pipeline",):
+    assert _positive(s["incremental_over_full"])
+    for job in ("full_pipeline", "incremental_pipeline"):
         run = s[job]
         assert run["success"], run.get("failure")
         assert not run["checks_failed"]
@@ -114,9 +115,10 @@ def test_targets_and_machine_are_reported(bench_report):
     assert "peak_rss_bytes" in keys
     for target in report["targets"]:
         assert target["status"] in ("pass", "miss") or target["status"].startswith("not measured")
-    # scale 1 and the incremental run were not measured: their targets say so, never pass
-    for key in ("full_pipeline_s1_seconds", "incremental_over_full"):
-        assert next(t for t in report["targets"] if t["key"] == key)["status"] == "not measured"
+    # scale 1 was not measured: its target says so, never pass
+    status = {t["key"]: t["status"] for t in report["targets"]}
+    assert status["full_pipeline_s1_seconds"] == "not measured"
+    assert status["incremental_over_full"] in ("pass", "miss")
 
     text = (out / "benchmarks.md").read_text()
     for heading in ("## Machine and run", "## Results", "## Targets", "## What bounds it"):
