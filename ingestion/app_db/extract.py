@@ -28,6 +28,7 @@ import psycopg
 from psycopg import sql
 
 from ingestion.db.access import connect_warehouse
+from ingestion.failpoints import failpoint
 from ingestion.loader.bookkeeping import (
     abandon_stale_loads,
     lock_target,
@@ -203,6 +204,7 @@ def _copy_stream(
     select: sql.Composable,
     into: sql.Composable,
     params: tuple = (),
+    block_failpoint: str = "app_db.copy_block",
 ) -> None:
     """Pipe ``COPY (select) TO STDOUT`` into ``COPY into FROM STDIN``, in bounded blocks.
 
@@ -221,6 +223,7 @@ def _copy_stream(
             if len(block) >= RELAY_BLOCK_BYTES:
                 copy_in.write(block)
                 block = bytearray()
+                failpoint(block_failpoint)
         if block:
             copy_in.write(block)
 
@@ -289,6 +292,7 @@ def _mark_deleted(
             pk_cols, sql.Identifier(SOURCE_SCHEMA), sql.Identifier(spec.name)
         ),
         sql.SQL("{} ({})").format(keys, pk_cols),
+        block_failpoint="app_db.keys_block",
     )
     conn.execute(sql.SQL("create index on {} ({})").format(keys, pk_cols))
     conn.execute(sql.SQL("analyze {}").format(keys))
@@ -322,6 +326,7 @@ def load_table(
     began = time.monotonic()
     with connect_warehouse(warehouse_url, autocommit=True) as recorder:
         load_id = start_load(recorder, spec.name, "app_db")
+        failpoint("app_db.started")
         result = TableLoadResult(table=spec.name, load_id=load_id)
         try:
             _load(spec, result, source_url, warehouse_url, lookback, full_refresh, check_deletes)
@@ -361,8 +366,10 @@ def _load(
         with conn.transaction():
             lock_target(conn, spec.name, wait_message=f"raw.{spec.name}")
             abandon_stale_loads(conn, spec.name, load_id)
+            failpoint("app_db.locked")
             conn.execute("select set_config('crownsync.load_id', %s, true)", (str(load_id),))
             created, added = _sync_raw_table(conn, spec, columns, load_id)
+            failpoint("app_db.raw_synced")
             if extras:
                 _record_extra_columns(conn, spec, columns, extras, load_id)
                 log.log(
@@ -433,9 +440,11 @@ def _load(
                 ).fetchone()
                 if result.rows_read:
                     conn.execute(sql.SQL("analyze {}").format(stage))
+                    failpoint("app_db.staged")
                     result.rows_inserted, result.rows_updated = _merge_stage(
                         conn, spec, cols, stage
                     )
+            failpoint("app_db.merged")
 
             do_deletes = (
                 check_deletes
@@ -445,6 +454,7 @@ def _load(
             if do_deletes and not raw_empty:
                 result.rows_deleted = _mark_deleted(source, conn, spec, columns)
                 result.deletes_checked = True
+                failpoint("app_db.deletes_marked")
 
             if watermark is not None and (new_mark is None or new_mark < watermark):
                 new_mark = watermark  # never move backwards
@@ -464,6 +474,7 @@ def _load(
                 """,
                 (spec.name, spec.cursor, new_mark, load_id, result.deletes_checked),
             )
+            failpoint("app_db.watermark_written")
             conn.execute(
                 """
                 update raw._loads
@@ -487,4 +498,6 @@ def _load(
                     ", ".join(added),
                     spec.name,
                 )
+            failpoint("app_db.before_commit")
+        failpoint("app_db.after_commit")
         source.execute("commit")

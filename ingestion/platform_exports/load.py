@@ -32,6 +32,7 @@ from psycopg import sql
 from pydantic import ValidationError
 
 from ingestion.db.access import connect_warehouse
+from ingestion.failpoints import failpoint
 from ingestion.loader.bookkeeping import abandon_stale_loads, lock_target, qualified, start_load
 from ingestion.platform_exports.feeds import FEEDS, Feed
 from ingestion.platform_exports.readers import FileRejected, Record, read_records
@@ -255,6 +256,7 @@ def load_file(
 
     file_id = record("loaded", None)
     result.file_id = file_id
+    failpoint("export.file_recorded")
     rejected: list[tuple] = []
     columns = list(feed.columns)
     try:
@@ -284,10 +286,12 @@ def load_file(
                     ]
                 )
                 result.rows_loaded += 1
+                failpoint("export.row")
     except FileRejected as err:
         # Throw away what this file wrote so far: back to the savepoint, then record why.
         raise _Rejected(err.reason) from None
 
+    failpoint("export.copied")
     result.rows_rejected = len(rejected)
     if rejected:
         with conn.cursor().copy(
@@ -298,11 +302,13 @@ def load_file(
                 copy.write_row(
                     (file_id, feed.name, landed.name, line, column, raw, reason, load_id)
                 )
+        failpoint("export.rejects_written")
     conn.execute(
         "update raw._files set rows_loaded = %s, rows_rejected = %s where file_id = %s",
         (result.rows_loaded, result.rows_rejected, file_id),
     )
     _refresh_current(conn, feed, file_id)
+    failpoint("export.current_refreshed")
     return result
 
 
@@ -365,10 +371,12 @@ def load_export(export: str, *, landing_dir: Path, warehouse_url: str) -> list[F
                 continue
             digest = sha256_of(landed.path)
             load_id = start_load(recorder, f"{target}/{landed.name}", "export")
+            failpoint("export.started")
             try:
                 with conn.transaction():
                     lock_target(conn, target, wait_message=f"raw.{export}")
                     abandon_stale_loads(conn, f"{target}/{landed.name}", load_id)
+                    failpoint("export.locked")
                     try:
                         with conn.transaction():  # savepoint: a rejected file leaves no rows
                             result = load_file(conn, feed, landed, digest, load_id)
@@ -409,6 +417,8 @@ def load_export(export: str, *, landing_dir: Path, warehouse_url: str) -> list[F
                             load_id,
                         ),
                     )
+                    failpoint("export.before_commit")
+                failpoint("export.after_commit")
             except BaseException as err:
                 recorder.execute(
                     "update raw._loads set status = 'failed', finished_at = clock_timestamp(), "
