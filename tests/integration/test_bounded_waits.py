@@ -200,3 +200,29 @@ def test_pipeline_sessions_carry_the_configured_bounds(make_database, settings_e
         with pytest.raises(psycopg.errors.QueryCanceled, match="statement timeout"):
             conn.execute("select pg_sleep(5)")
     assert "-c statement_timeout=1s" in get_settings().pgoptions()  # what dbt sessions get
+
+
+def test_serving_gives_up_on_a_locked_mart_and_says_so(make_database, settings_env):
+    from ingestion.api import prepare_warehouse
+    from orchestration.defs.serving.access import ServingLockTimeout, apply_access
+
+    warehouse = make_database("wh")
+    prepare_warehouse(warehouse)
+    with connect_warehouse(warehouse, autocommit=True) as conn:
+        conn.execute("create table marts.demo (brand_id uuid, n int)")
+        conn.execute("insert into marts.demo values (null, 1)")
+    settings_env(LOCK_TIMEOUT_SECONDS="1")
+    with psycopg.connect(warehouse) as reader:  # a long reader transaction on the mart
+        reader.execute("select count(*) from marts.demo").fetchone()
+        with connect_warehouse(warehouse) as conn, pytest.raises(ServingLockTimeout) as failure:
+            apply_access(conn)
+    assert str(failure.value).startswith("serving: could not lock the marts within 1s")
+    assert "Nothing was published" in str(failure.value)
+    with connect_warehouse(warehouse, autocommit=True) as conn:  # and it was all rolled back
+        assert not conn.execute(
+            "select relrowsecurity from pg_class where oid = 'marts.demo'::regclass"
+        ).fetchone()[0]
+        apply_access(conn)  # once the reader is gone it publishes
+        assert conn.execute(
+            "select relrowsecurity from pg_class where oid = 'marts.demo'::regclass"
+        ).fetchone()[0]
