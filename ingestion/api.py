@@ -17,7 +17,7 @@ import psycopg
 
 from ingestion.app_db.extract import SchemaContractError, TableLoadResult, load_table
 from ingestion.db.access import LockWaitTimeout, bootstrap_warehouse, connect_warehouse
-from ingestion.loader.bookkeeping import ensure_raw_schema
+from ingestion.ledger import ensure_raw_schema
 from ingestion.manifest import TableSpec, load_manifest
 from ingestion.platform_exports.feeds import FEEDS
 from ingestion.platform_exports.load import FileLoadResult, load_export

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             fresh = not (data_dir / "PG_VERSION").exists()
             st = embedded.start(data_dir, port)
             created = ensure_project_databases(settings)
-            bootstrap_warehouse(libpq_url(settings.warehouse_url))
+            bootstrap_warehouse(libpq_url(settings.warehouse_url), force=True)
             took = time.monotonic() - began
             how = "initialised and started" if fresh else "running"
             print(f"embedded PostgreSQL {how} (pid {st.pid}, {took:.1f}s), data in {data_dir}")

@@ -16,6 +16,7 @@ Every session the pipeline opens is bounded (docs/reliability.md):
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -28,7 +29,10 @@ from ingestion.settings import Settings, get_settings
 log = logging.getLogger("ingestion")
 
 BOOTSTRAP_SQL = Path(__file__).with_name("bootstrap.sql")
-BOOTSTRAP_LOCK = (0x43725379 - (1 << 31), 1)
+# Advisory lock namespace of the project ("CrSy"), two-int form (namespace, key): the
+# bootstrap takes key 1, loads take crc32 keys of their target (ingestion.ledger).
+ADVISORY_NAMESPACE = 0x43725379 - (1 << 31)
+BOOTSTRAP_LOCK = (ADVISORY_NAMESPACE, 1)
 CLIENT_CHECK_INTERVAL = "5s"
 
 
@@ -114,11 +118,27 @@ class LockWaitTimeout(RuntimeError):
     """Another session held a lock longer than we are allowed to wait."""
 
 
-def bootstrap_warehouse(url: str) -> None:
-    """Roles, schemas and ownership (idempotent). Needs CREATEROLE the first time."""
+def _bootstrap_mark() -> str:
+    digest = hashlib.sha256(BOOTSTRAP_SQL.read_bytes()).hexdigest()[:16]
+    return f"CrownSync raw layer: source rows as loaded (bootstrap {digest})"
+
+
+def bootstrap_warehouse(url: str, *, force: bool = False) -> None:
+    """Roles, schemas and ownership (idempotent). Needs CREATEROLE the first time.
+
+    Skipped when this very bootstrap already ran on the database (its digest is in the
+    comment of schema ``raw``), unless ``force``: ingestion calls it before every load,
+    and re-running the ownership loop each time would be pure overhead.
+    """
     settings = get_settings()
     with psycopg.connect(url, autocommit=True, **_transport_options(settings)) as conn:
         _bound_session(conn, settings)
+        mark = _bootstrap_mark()
+        current = conn.execute(
+            "select obj_description(to_regnamespace('raw'), 'pg_namespace')"
+        ).fetchone()[0]
+        if current == mark and not force:
+            return
         with conn.transaction():
             take_xact_lock(
                 conn,
@@ -128,6 +148,7 @@ def bootstrap_warehouse(url: str) -> None:
             )
             conn.execute(BOOTSTRAP_SQL.read_text())
             _check_clients_by_default(conn)
+            conn.execute(sql.SQL("comment on schema raw is {}").format(sql.Literal(mark)))
 
 
 def _check_clients_by_default(conn: psycopg.Connection) -> None:

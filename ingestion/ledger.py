@@ -1,5 +1,8 @@
-"""The ``raw`` schema's bookkeeping tables, load records and advisory locks.
+"""The raw ledger: the one module that writes ``raw._loads``, ``raw._watermarks``,
+``raw._schema_changes``, ``raw._files`` and ``raw._rejected_rows``, and owns the loads'
+advisory locks.
 
+Loaders (``app_db.extract``, ``exports.load``) call it; nothing else writes these tables.
 See docs/raw-layer.md for what each table means.
 """
 
@@ -7,11 +10,14 @@ from __future__ import annotations
 
 import logging
 import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
 
 import psycopg
 from psycopg import sql
 
-from ingestion.db.access import LockWaitTimeout, take_xact_lock
+from ingestion.db.access import ADVISORY_NAMESPACE, LockWaitTimeout, take_xact_lock
 from ingestion.settings import get_settings
 
 log = logging.getLogger("ingestion")
@@ -105,7 +111,7 @@ create index if not exists _rejected_rows_file on raw._rejected_rows (file_id, l
 # - liveness locks (LIVENESS namespace, load_id), session-scoped on the load's ledger
 #   connection: held exactly while the loading process is alive. pg_locks is readable by
 #   every role, so anyone can tell a dead 'running' load at once.
-_LOCK_NAMESPACE = 0x43725379 - (1 << 31)
+_LOCK_NAMESPACE = ADVISORY_NAMESPACE
 _LIVENESS_NAMESPACE = 0x4372534C - (1 << 31)
 
 
@@ -267,6 +273,183 @@ def abandon_dead_loads(conn: psycopg.Connection) -> int:
             (_as_oid(_LIVENESS_NAMESPACE), 1 << 31),
         )
     return cur.rowcount
+
+
+def fail_load(recorder: psycopg.Connection, load_id: int, err: BaseException) -> None:
+    """Mark a load failed, on its autocommit ledger connection (its data was rolled back)."""
+    recorder.execute(
+        "update raw._loads set status = 'failed', finished_at = clock_timestamp(), "
+        "error = %s where load_id = %s",
+        (f"{type(err).__name__}: {err}", load_id),
+    )
+
+
+@contextmanager
+def recorded_load(recorder: psycopg.Connection, target: str, kind: str) -> Iterator[int]:
+    """``with recorded_load(recorder, "orders", "app_db") as load_id:`` — a load's record.
+
+    Starts the load ('running', committed at once), and marks it failed if the block
+    raises. The block marks success itself, with :func:`succeed_load` inside the data's
+    transaction, so the rows and 'succeeded' commit together.
+    """
+    load_id = start_load(recorder, target, kind)
+    try:
+        yield load_id
+    except BaseException as err:
+        fail_load(recorder, load_id, err)
+        raise
+
+
+def succeed_load(
+    conn: psycopg.Connection,
+    load_id: int,
+    *,
+    rows_read: int,
+    rows_inserted: int,
+    rows_updated: int = 0,
+    rows_deleted: int = 0,
+    rows_rejected: int = 0,
+    error: str | None = None,
+) -> None:
+    """Mark a load succeeded, inside the transaction that wrote its rows."""
+    conn.execute(
+        """
+        update raw._loads
+           set finished_at = clock_timestamp(), status = 'succeeded', rows_read = %s,
+               rows_inserted = %s, rows_updated = %s, rows_deleted = %s, rows_rejected = %s,
+               error = %s
+         where load_id = %s
+        """,
+        (rows_read, rows_inserted, rows_updated, rows_deleted, rows_rejected, error, load_id),
+    )
+
+
+def watermark(conn: psycopg.Connection, table: str) -> datetime | None:
+    row = conn.execute(
+        "select watermark from raw._watermarks where table_name = %s", (table,)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def advance_watermark(
+    conn: psycopg.Connection,
+    table: str,
+    cursor_column: str,
+    mark: datetime | None,
+    load_id: int,
+    deletes_checked: bool,
+) -> None:
+    """Record a table's new watermark, in the load's transaction."""
+    conn.execute(
+        """
+        insert into raw._watermarks
+            (table_name, cursor_column, watermark, load_id, deletes_checked_at, updated_at)
+        values (%s, %s, %s, %s, case when %s then clock_timestamp() end, clock_timestamp())
+        on conflict (table_name) do update set
+            cursor_column = excluded.cursor_column,
+            watermark = excluded.watermark,
+            load_id = excluded.load_id,
+            deletes_checked_at = coalesce(excluded.deletes_checked_at,
+                                          raw._watermarks.deletes_checked_at),
+            updated_at = excluded.updated_at
+        """,
+        (table, cursor_column, mark, load_id, deletes_checked),
+    )
+
+
+def record_extra_column(
+    conn: psycopg.Connection, table: str, column: str, data_type: str, load_id: int
+) -> None:
+    conn.execute(
+        """
+        insert into raw._schema_changes (table_name, column_name, data_type, change, load_id)
+        values (%s, %s, %s, 'extra_source_column', %s)
+        on conflict do nothing
+        """,
+        (table, column, data_type, load_id),
+    )
+
+
+def recorded_file_status(
+    conn: psycopg.Connection, export: str, file_name: str, size: int, modified_at: datetime
+) -> str | None:
+    """The ledger status of this very file (same name, size and mtime), if it was seen."""
+    row = conn.execute(
+        "select status from raw._files where export = %s and file_name = %s "
+        "and size_bytes = %s and modified_at = %s limit 1",
+        (export, file_name, size, modified_at),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def find_file(
+    conn: psycopg.Connection, export: str, file_name: str, sha256: str
+) -> tuple[int, str] | None:
+    """(file_id, status) of this name with these bytes, if the ledger has it."""
+    return conn.execute(
+        "select file_id, status from raw._files where export = %s and file_name = %s "
+        "and sha256 = %s",
+        (export, file_name, sha256),
+    ).fetchone()
+
+
+def find_original(conn: psycopg.Connection, export: str, sha256: str) -> tuple[int, str] | None:
+    """(file_id, file_name) of the first non-duplicate file of an export with these bytes."""
+    return conn.execute(
+        "select file_id, file_name from raw._files where export = %s and sha256 = %s "
+        "and status <> 'duplicate' order by file_id limit 1",
+        (export, sha256),
+    ).fetchone()
+
+
+def record_file(
+    conn: psycopg.Connection,
+    *,
+    export: str,
+    file_name: str,
+    size: int,
+    sha256: str,
+    modified_at: datetime,
+    status: str,
+    load_id: int,
+    reason: str | None = None,
+    duplicate_of: int | None = None,
+) -> int:
+    """A file's ledger row (loaded, duplicate or rejected); returns its file_id."""
+    return conn.execute(
+        """
+        insert into raw._files (export, file_name, size_bytes, sha256, modified_at, status,
+                                duplicate_of, reason, load_id)
+        values (%s, %s, %s, %s, %s, %s, %s, %s, %s) returning file_id
+        """,
+        (export, file_name, size, sha256, modified_at, status, duplicate_of, reason, load_id),
+    ).fetchone()[0]
+
+
+def record_file_rows(
+    conn: psycopg.Connection,
+    *,
+    file_id: int,
+    export: str,
+    file_name: str,
+    rows_loaded: int,
+    rejected: Iterable[tuple[int, str | None, str, str]],
+    load_id: int,
+) -> int:
+    """Quarantine a file's bad rows (line, column, raw text, reason) and count both kinds."""
+    rows_rejected = 0
+    with conn.cursor().copy(
+        "copy raw._rejected_rows (file_id, export, file_name, line_number, column_name, "
+        "raw_content, reason, load_id) from stdin"
+    ) as copy:
+        for line, column, raw, reason in rejected:
+            copy.write_row((file_id, export, file_name, line, column, raw, reason, load_id))
+            rows_rejected += 1
+    conn.execute(
+        "update raw._files set rows_loaded = %s, rows_rejected = %s where file_id = %s",
+        (rows_loaded, rows_rejected, file_id),
+    )
+    return rows_rejected
 
 
 def abandon_stale_loads(conn: psycopg.Connection, target: str, current_load_id: int) -> int:
