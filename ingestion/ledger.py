@@ -17,8 +17,8 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
-from ingestion.db.access import ADVISORY_NAMESPACE, LockWaitTimeout, take_xact_lock
-from ingestion.settings import get_settings
+from crownsync.settings import get_settings
+from crownsync.warehouse.connections import ADVISORY_NAMESPACE, LockWaitTimeout, take_xact_lock
 
 log = logging.getLogger("ingestion")
 

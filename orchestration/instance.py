@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from ingestion.db.databases import ensure_database
-from ingestion.settings import PROJECT_ROOT, Settings, dbt_env
+from crownsync.settings import PROJECT_ROOT, Settings, dbt_env
+from crownsync.warehouse.databases import ensure_database
 
 TEMPLATE = PROJECT_ROOT / "orchestration" / "dagster.yaml"
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -21,10 +22,11 @@ from dataclasses import dataclass, field
 import psycopg
 from sqlalchemy.engine import make_url
 
-from ingestion.db import embedded
-from ingestion.db.databases import ensure_project_databases
-from ingestion.settings import get_settings, libpq_url
+from crownsync.settings import get_settings, libpq_url
+from crownsync.warehouse import embedded
+from crownsync.warehouse.databases import ensure_project_databases
 
+SIMULATOR_TIMEOUT_S = 3 * 3600  # scale 10 takes about 15 min on 2 cores
 LAYERS = ("raw", "staging", "intermediate", "snapshots", "marts")
 
 
@@ -180,20 +182,20 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.monotonic()
     if settings.uses_demo_sources and not args.skip_simulator:
-        from ingestion.simulator import generate
-
-        summary = generate(
-            settings.source_url,
-            settings.landing_path,
-            args.scale,
-            args.seed,
-            regenerate=args.regenerate,
-        )
-        if summary.reused:
+        # The demo world is a tool beside the pipeline: run it, never import it.
+        command = [sys.executable, "-m", "simulator", "--scale", str(args.scale)]
+        command += ["--seed", str(args.seed)] + (["--regenerate"] if args.regenerate else [])
+        try:
+            simulated = subprocess.run(command, timeout=SIMULATOR_TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired:
             print(
-                f"demo data: reusing the simulated world (scale {summary.scale}, day {summary.sim_day}); "
-                "REGENERATE=1 rebuilds it"
+                f"error: the simulator did not finish within {SIMULATOR_TIMEOUT_S} s",
+                file=sys.stderr,
             )
+            return 1
+        if simulated.returncode != 0:
+            print("error: the simulator failed (see above); nothing was run", file=sys.stderr)
+            return 1
     elif not settings.uses_demo_sources:
         print(
             "real sources configured (SOURCE_DATABASE_URL / LANDING_DIR): read only, no simulator"

@@ -14,9 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from ingestion.db import embedded
-from ingestion.db.databases import ensure_project_databases
-from ingestion.settings import PROJECT_ROOT, get_settings
+from crownsync.settings import PROJECT_ROOT, get_settings
+from crownsync.warehouse import embedded
+from crownsync.warehouse.databases import ensure_project_databases
 from orchestration.defs.dbt.project import ensure_manifest
 from orchestration.instance import prepare_dagster_home
 

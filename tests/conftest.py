@@ -19,8 +19,8 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from ingestion.db import embedded
-from ingestion.settings import PROJECT_ROOT
+from crownsync.settings import PROJECT_ROOT
+from crownsync.warehouse import embedded
 
 # Read once at import, before any fixture points DATABASE_URL at a scratch database.
 EXTERNAL_SERVER = bool(os.environ.get("DATABASE_URL"))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from ingestion.settings import PROJECT_ROOT, get_settings
+from crownsync.settings import PROJECT_ROOT, get_settings
 
 DBT = Path(sys.executable).parent / "dbt"
 

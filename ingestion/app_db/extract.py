@@ -27,11 +27,11 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg import sql
 
+from crownsync.warehouse.connections import connect_source, connect_warehouse
 from ingestion import ledger
-from ingestion.db.access import connect_source, connect_warehouse
+from ingestion.app_db.manifest import TableSpec
 from ingestion.failpoints import failpoint
 from ingestion.ledger import qualified
-from ingestion.manifest import TableSpec
 
 log = logging.getLogger("ingestion")
 

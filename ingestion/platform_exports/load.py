@@ -29,8 +29,8 @@ import psycopg
 from psycopg import sql
 from pydantic import ValidationError
 
+from crownsync.warehouse.connections import connect_warehouse
 from ingestion import ledger
-from ingestion.db.access import connect_warehouse
 from ingestion.failpoints import failpoint
 from ingestion.ledger import qualified
 from ingestion.platform_exports.feeds import FEEDS, Feed

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.settings import get_settings
+from crownsync.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(make_database, tmp_path_factory) -> Iterator[World]:
     """Scale-0.01 simulated sources, an empty warehouse, settings pointing at them."""
-    from ingestion.simulator import generate
+    from simulator import generate
 
     root = tmp_path_factory.mktemp("world")
     built = World(

@@ -43,7 +43,7 @@ def served(world):
     finally:
         os.environ.pop("ANALYST_PASSWORD")
         os.environ.pop("BI_READER_PASSWORD")
-    from orchestration.defs.serving.access import create_tenant_login
+    from serving.grants import create_tenant_login
 
     suffix = uuid.uuid4().hex[:6]
     with psycopg.connect(world.warehouse_url, autocommit=True) as conn:

@@ -20,10 +20,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from crownsync.settings import PROJECT_ROOT, get_settings
+from crownsync.warehouse.connections import LockWaitTimeout, connect_warehouse
 from ingestion import ledger
 from ingestion.api import ingest_export
-from ingestion.db.access import LockWaitTimeout, connect_warehouse
-from ingestion.settings import PROJECT_ROOT, get_settings
 
 pytestmark = pytest.mark.integration
 
@@ -204,7 +204,7 @@ def test_pipeline_sessions_carry_the_configured_bounds(make_database, settings_e
 
 def test_serving_gives_up_on_a_locked_mart_and_says_so(make_database, settings_env):
     from ingestion.api import prepare_warehouse
-    from orchestration.defs.serving.access import ServingLockTimeout, apply_access
+    from serving.grants import ServingLockTimeout, apply_access
 
     warehouse = make_database("wh")
     prepare_warehouse(warehouse)

@@ -14,8 +14,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ingestion.db import embedded
-from ingestion.settings import PROJECT_ROOT
+from crownsync.settings import PROJECT_ROOT
+from crownsync.warehouse import embedded
 from tests.fixtures.tiny_source import build_tiny_source
 
 pytestmark = pytest.mark.integration
@@ -40,7 +40,7 @@ def test_embedded_server_listens_on_tcp_and_keeps_data_across_restart(scratch_di
     data_dir, port = scratch_dir / "pgdata", _free_port()
     env = {**os.environ, "WAREHOUSE_PG_DIR": str(data_dir), "WAREHOUSE_PG_PORT": str(port)}
     env.pop("DATABASE_URL", None)
-    cli = [sys.executable, "-m", "ingestion.db"]
+    cli = [sys.executable, "-m", "crownsync.warehouse"]
     try:
         started = subprocess.run(
             [*cli, "start"], env=env, capture_output=True, text=True, cwd=PROJECT_ROOT
@@ -161,7 +161,7 @@ def test_database_url_is_honoured_on_another_server(pg15_server, tmp_path):
         "WAREHOUSE_PG_PORT": "1",  # the embedded server must not be touched
     }
     started = subprocess.run(
-        [sys.executable, "-m", "ingestion.db", "start"],
+        [sys.executable, "-m", "crownsync.warehouse", "start"],
         env=env,
         capture_output=True,
         text=True,
@@ -184,7 +184,7 @@ def test_database_url_is_honoured_on_another_server(pg15_server, tmp_path):
     with psycopg.connect(f"{server}/app_src") as conn:
         assert conn.execute("select to_regnamespace('simulator')").fetchone()[0] is None
     refused = subprocess.run(
-        [sys.executable, "-m", "ingestion.simulator", "--scale", "0.01"],
+        [sys.executable, "-m", "simulator", "--scale", "0.01"],
         env=env,
         capture_output=True,
         text=True,

@@ -20,7 +20,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from ingestion.settings import dbt_env, get_settings
+from crownsync.settings import dbt_env, get_settings
 from orchestration.defs.dbt.project import crownsync_dbt_project
 from orchestration.defs.ingestion.assets import raw_key
 from orchestration.defs.resources import WarehouseResource

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from ingestion.settings import PROJECT_ROOT
+from crownsync.settings import PROJECT_ROOT
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 

@@ -58,7 +58,7 @@ def _publish_view(warehouse_url: str, name: str, query: str) -> None:
     """
     from psycopg import sql
 
-    from ingestion.db.access import connect_warehouse
+    from crownsync.warehouse.connections import connect_warehouse
 
     view = sql.Identifier(QUALITY_SCHEMA, name)
     with connect_warehouse(warehouse_url, autocommit=True) as conn, conn.transaction():

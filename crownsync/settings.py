@@ -1,7 +1,7 @@
 """One place that reads the project's configuration from the environment.
 
 Every component (ingestion CLI, simulator, Dagster resources, tests, the Makefile through
-``python -m ingestion.db``) asks :func:`get_settings` instead of reading ``os.environ``.
+``python -m crownsync.warehouse``) asks :func:`get_settings` instead of reading ``os.environ``.
 ``profiles.yml`` reads the same variable names through ``env_var()``; ``.env.example``
 lists them all.
 
@@ -127,7 +127,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     """Connection settings for dbt, derived from the one warehouse URL.
 
     ``profiles.yml`` reads these through ``env_var()``; whatever runs dbt (the Makefile via
-    ``python -m ingestion.dbt_cli``, Dagster's dbt resource, tests) exports them first, so dbt
+    ``python -m crownsync.dbt``, Dagster's dbt resource, tests) exports them first, so dbt
     always talks to the same server as the rest of the project.
     """
     url = make_url(settings.warehouse_url)

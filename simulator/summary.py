@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ingestion.simulator.exports import BadRow, ExportFile
+from simulator.export_writer import BadRow, ExportFile
 
 
 @dataclass

@@ -17,7 +17,7 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
-ACCESS_SQL = Path(__file__).with_name("access.sql")
+ACCESS_SQL = Path(__file__).with_name("grants.sql")
 READER_PASSWORD_ENV = {"analyst": "ANALYST_PASSWORD", "bi_reader": "BI_READER_PASSWORD"}
 
 

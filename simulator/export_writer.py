@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ingestion.simulator.core import DAY, DAY0, HISTORY_DAYS, HOUR, rng_for, uuids
-from ingestion.simulator.world import World
+from simulator.core import DAY, DAY0, HISTORY_DAYS, HOUR, rng_for, uuids
+from simulator.world import World
 
 AD_FIELDS = ["date", "brand_id", "campaign_id", "platform", "metric_type", "value", "currency"]
 INSIGHT_FIELDS = [

@@ -1,4 +1,4 @@
-"""``python -m ingestion.db start|stop|status|url|clean``: manage the warehouse server."""
+"""``python -m crownsync.warehouse start|stop|status|url|clean``: manage the warehouse server."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import time
 
 from sqlalchemy.engine import make_url
 
-from ingestion.db import embedded
-from ingestion.db.access import bootstrap_warehouse
-from ingestion.db.databases import ensure_project_databases
-from ingestion.settings import get_settings, libpq_url
+from crownsync.settings import get_settings, libpq_url
+from crownsync.warehouse import embedded
+from crownsync.warehouse.bootstrap import bootstrap_warehouse
+from crownsync.warehouse.databases import ensure_project_databases
 
 
 def _safe(url: str) -> str:
@@ -19,7 +19,7 @@ def _safe(url: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ingestion.db", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m crownsync.warehouse", description=__doc__)
     parser.add_argument("action", choices=["start", "stop", "status", "url", "clean"])
     args = parser.parse_args(argv)
     settings = get_settings()

@@ -1,8 +1,8 @@
-"""``python -m orchestration.serving``: publish the marts, create tenant logins.
+"""``python -m serving``: publish the marts, create tenant logins.
 
-    python -m orchestration.serving apply
-    python -m orchestration.serving tenant-login --brand <uuid>    [--login NAME]
-    python -m orchestration.serving tenant-login --retailer <uuid> [--login NAME]
+    python -m serving apply
+    python -m serving tenant-login --brand <uuid>    [--login NAME]
+    python -m serving tenant-login --retailer <uuid> [--login NAME]
 
 The password of a new login comes from TENANT_PASSWORD, or is generated and printed once.
 """
@@ -17,14 +17,15 @@ from uuid import UUID
 import psycopg
 from sqlalchemy.engine import make_url
 
-from ingestion.db.access import bootstrap_warehouse, connect_warehouse
-from ingestion.settings import get_settings, libpq_url
-from orchestration.defs.serving.access import apply_access, create_tenant_login
+from crownsync.settings import get_settings, libpq_url
+from crownsync.warehouse.bootstrap import bootstrap_warehouse
+from crownsync.warehouse.connections import connect_warehouse
+from serving.grants import apply_access, create_tenant_login
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m orchestration.serving",
+        prog="python -m serving",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -6,7 +6,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from ingestion.settings import Settings, libpq_url
+from crownsync.settings import Settings, libpq_url
 
 
 def _database_name(url: str) -> str:

@@ -1,5 +1,5 @@
 -- Warehouse bootstrap (idempotent): roles, schemas, ownership.
--- Run by `python -m ingestion.db start` and before every ingestion (ingestion.db.access).
+-- Run by `python -m crownsync.warehouse start` and before every ingestion (crownsync.warehouse.connections).
 --
 --   warehouse_owner  owns and builds everything (ingestion and dbt `set role` to it)
 --   analyst          reads staging, intermediate, marts (granted after each checked build)

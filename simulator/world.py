@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from faker import Faker
 
-from ingestion.simulator.core import (
+from simulator.core import (
     DAY,
     HISTORY_DAYS,
     HOUR,

@@ -17,9 +17,9 @@ import numpy as np
 import psycopg
 from sqlalchemy.engine import make_url
 
-from ingestion.settings import libpq_url
-from ingestion.simulator import activity
-from ingestion.simulator.app_db import (
+from crownsync.settings import libpq_url
+from simulator import activity
+from simulator.app_db_writer import (
     Progress,
     SimulatorRefused,
     check_owned,
@@ -27,10 +27,10 @@ from ingestion.simulator.app_db import (
     copy_frames,
     set_sim_day,
 )
-from ingestion.simulator.core import DAY, DAY0, HOUR, rng_for
-from ingestion.simulator.exports import MARKER, write_day_exports, write_marker
-from ingestion.simulator.summary import Summary
-from ingestion.simulator.world import REGIONS, TIERS, build_world
+from simulator.core import DAY, DAY0, HOUR, rng_for
+from simulator.export_writer import MARKER, write_day_exports, write_marker
+from simulator.summary import Summary
+from simulator.world import REGIONS, TIERS, build_world
 
 
 def _at(day_start: float, hours: float) -> datetime:

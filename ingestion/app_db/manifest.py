@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-MANIFEST_PATH = Path(__file__).parent / "app_db" / "tables.yml"
+MANIFEST_PATH = Path(__file__).with_name("tables.yml")
 
 STRATEGIES = {"merge"}
 DELETE_CHECKS = {"every_run", "scheduled"}

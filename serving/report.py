@@ -12,7 +12,7 @@ with KPI tiles and four charts:
   rank movement since the previous date;
 - ``wishlist-heatmap``: the most wished watch models per region.
 
-    python -m orchestration.report [--out PATH] [--top-campaigns N] [--period weekly]
+    python -m serving.report [--out PATH] [--top-campaigns N] [--period weekly]
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import psycopg
 from plotly.subplots import make_subplots
 from sqlalchemy.engine import make_url
 
-from ingestion.settings import PROJECT_ROOT, get_settings, libpq_url
+from crownsync.settings import PROJECT_ROOT, get_settings, libpq_url
 
 DEFAULT_OUT = PROJECT_ROOT / ".warehouse" / "reports" / "crownsync_report.html"
 REQUIRED_MARTS = ("campaign_performance", "retailer_ranking", "regional_wish_list")
@@ -680,7 +680,7 @@ def build_report(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m orchestration.report",
+        prog="python -m serving.report",
         description="Write the CrownSync HTML report (self-contained, opens offline) from the live marts.",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default {DEFAULT_OUT}")

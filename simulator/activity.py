@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingestion.simulator.core import (
+from simulator.core import (
     DAY,
     HISTORY_DAYS,
     HOUR,
@@ -25,7 +25,7 @@ from ingestion.simulator.core import (
     uuids,
     with_nulls,
 )
-from ingestion.simulator.world import Pools, World
+from simulator.world import Pools, World
 
 EMAIL_CHUNK = 250_000
 Table = dict[str, np.ndarray]

@@ -7,7 +7,6 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,7 +14,9 @@ import psycopg
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
-SCHEMA_SQL = Path(__file__).resolve().parent.parent / "app_db" / "source_schema.sql"
+from crownsync.settings import PROJECT_ROOT
+
+SCHEMA_SQL = PROJECT_ROOT / "ingestion" / "app_db" / "source_schema.sql"  # the source contract
 STATE_SCHEMA = "simulator"
 COPY_CHUNK = 100_000
 
@@ -89,7 +90,7 @@ def create_schema(conn: psycopg.Connection, seed: int, scale: float) -> None:
     )
     conn.execute(
         "insert into simulator.state values (%s, %s, 0, '2026-10-01 00:00+00', %s)",
-        (seed, scale, "created by python -m ingestion.simulator"),
+        (seed, scale, "created by python -m simulator"),
     )
     conn.execute("set search_path = public")
     conn.execute(SCHEMA_SQL.read_text())  # the contract's DDL, as is

@@ -1,4 +1,4 @@
-"""``python -m ingestion.simulator``: create, reuse or advance the simulated CrownSync world.
+"""``python -m simulator``: create, reuse or advance the simulated CrownSync world.
 
 Writes only to the demo sources it creates itself: when SOURCE_DATABASE_URL or LANDING_DIR is
 configured (real sources), it refuses unless both targets are given explicitly.
@@ -12,14 +12,14 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from ingestion.settings import get_settings
-from ingestion.simulator.advance import advance
-from ingestion.simulator.app_db import SimulatorRefused
-from ingestion.simulator.generate import generate
+from crownsync.settings import get_settings
+from simulator.advance import advance
+from simulator.app_db_writer import SimulatorRefused
+from simulator.generate import generate
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ingestion.simulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
     parser.add_argument("--scale", type=float, default=0.1, help="1 = about 5 M rows (default 0.1)")
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     parser.add_argument(
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     landing = args.landing_dir or settings.landing_path
     try:
         if args.source_url is None:
-            from ingestion.db.databases import ensure_database
+            from crownsync.warehouse.databases import ensure_database
 
             ensure_database(source_url)  # the demo source database, on the warehouse server
         if args.advance:

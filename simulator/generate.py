@@ -9,9 +9,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from ingestion.settings import libpq_url
-from ingestion.simulator import activity
-from ingestion.simulator.app_db import (
+from crownsync.settings import libpq_url
+from simulator import activity
+from simulator.app_db_writer import (
     Progress,
     SimulatorRefused,
     check_owned,
@@ -22,9 +22,9 @@ from ingestion.simulator.app_db import (
     reset_schema,
     restore_keys,
 )
-from ingestion.simulator.exports import MARKER, write_base_exports, write_marker
-from ingestion.simulator.summary import Summary
-from ingestion.simulator.world import build_world
+from simulator.export_writer import MARKER, write_base_exports, write_marker
+from simulator.summary import Summary
+from simulator.world import build_world
 
 EXPORTS = ("ad_metrics", "social_insights", "orders")
 

@@ -1,4 +1,4 @@
-"""``python -m ingestion.dbt_cli <dbt args>``: run dbt against the configured warehouse.
+"""``python -m crownsync.dbt <dbt args>``: run dbt against the configured warehouse.
 
 Sets the ``DBT_PG_*`` variables that ``profiles.yml`` reads (derived from ``DATABASE_URL``
 or the embedded server) and points dbt at ``dbt_project/`` and the root ``profiles.yml``.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ingestion.settings import PROJECT_ROOT, dbt_env, get_settings
+from crownsync.settings import PROJECT_ROOT, dbt_env, get_settings
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 

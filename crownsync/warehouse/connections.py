@@ -1,4 +1,4 @@
-"""Connections that build as ``warehouse_owner``, with bounded waits, and the bootstrap.
+"""Connections that build as ``warehouse_owner``, with bounded waits.
 
 Whatever user ``DATABASE_URL`` names (the embedded server's superuser by default), the
 pipeline switches to the role ``warehouse_owner`` (``WAREHOUSE_OWNER_ROLE``; empty = stay
@@ -16,23 +16,20 @@ Every session the pipeline opens is bounded (docs/reliability.md):
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
-from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from ingestion.settings import Settings, get_settings
+from crownsync.settings import Settings, get_settings
 
 log = logging.getLogger("ingestion")
 
-BOOTSTRAP_SQL = Path(__file__).with_name("bootstrap.sql")
 # Advisory lock namespace of the project ("CrSy"), two-int form (namespace, key): the
-# bootstrap takes key 1, loads take crc32 keys of their target (ingestion.ledger).
+# bootstrap takes key 1 (crownsync.warehouse.bootstrap), loads take crc32 keys of their
+# target (ingestion.ledger).
 ADVISORY_NAMESPACE = 0x43725379 - (1 << 31)
-BOOTSTRAP_LOCK = (ADVISORY_NAMESPACE, 1)
 CLIENT_CHECK_INTERVAL = "5s"
 
 
@@ -40,7 +37,7 @@ def owner_role() -> str:
     return get_settings().warehouse_owner_role
 
 
-def _transport_options(settings: Settings) -> dict[str, object]:
+def transport_options(settings: Settings) -> dict[str, object]:
     return {
         "connect_timeout": settings.connect_timeout_seconds,
         "keepalives": 1,
@@ -50,7 +47,7 @@ def _transport_options(settings: Settings) -> dict[str, object]:
     }
 
 
-def _bound_session(conn: psycopg.Connection, settings: Settings) -> None:
+def bound_session(conn: psycopg.Connection, settings: Settings) -> None:
     values = settings.session_timeouts()
     if conn.info.server_version >= 140000:
         values["client_connection_check_interval"] = CLIENT_CHECK_INTERVAL
@@ -62,9 +59,9 @@ def connect_warehouse(url: str, **kwargs) -> psycopg.Connection:
     """A bounded warehouse connection acting as the owner role (when one is configured)."""
     settings = get_settings()
     kwargs.setdefault("application_name", "crownsync-ingestion")
-    conn = psycopg.connect(url, **{**_transport_options(settings), **kwargs})
+    conn = psycopg.connect(url, **{**transport_options(settings), **kwargs})
     try:
-        _bound_session(conn, settings)
+        bound_session(conn, settings)
         role = settings.warehouse_owner_role
         if role:
             conn.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
@@ -82,7 +79,7 @@ def connect_source(url: str, **kwargs) -> psycopg.Connection:
     The source belongs to the app team; we only read it and change none of its settings.
     """
     kwargs.setdefault("application_name", "crownsync-ingestion")
-    return psycopg.connect(url, **{**_transport_options(get_settings()), **kwargs})
+    return psycopg.connect(url, **{**transport_options(get_settings()), **kwargs})
 
 
 def take_xact_lock(
@@ -116,55 +113,3 @@ def take_xact_lock(
 
 class LockWaitTimeout(RuntimeError):
     """Another session held a lock longer than we are allowed to wait."""
-
-
-def _bootstrap_mark() -> str:
-    digest = hashlib.sha256(BOOTSTRAP_SQL.read_bytes()).hexdigest()[:16]
-    return f"CrownSync raw layer: source rows as loaded (bootstrap {digest})"
-
-
-def bootstrap_warehouse(url: str, *, force: bool = False) -> None:
-    """Roles, schemas and ownership (idempotent). Needs CREATEROLE the first time.
-
-    Skipped when this very bootstrap already ran on the database (its digest is in the
-    comment of schema ``raw``), unless ``force``: ingestion calls it before every load,
-    and re-running the ownership loop each time would be pure overhead.
-    """
-    settings = get_settings()
-    with psycopg.connect(url, autocommit=True, **_transport_options(settings)) as conn:
-        _bound_session(conn, settings)
-        mark = _bootstrap_mark()
-        current = conn.execute(
-            "select obj_description(to_regnamespace('raw'), 'pg_namespace')"
-        ).fetchone()[0]
-        if current == mark and not force:
-            return
-        with conn.transaction():
-            take_xact_lock(
-                conn,
-                BOOTSTRAP_LOCK,
-                what="warehouse bootstrap (roles and schemas)",
-                wait_seconds=settings.ingest_lock_wait_seconds,
-            )
-            conn.execute(BOOTSTRAP_SQL.read_text())
-            _check_clients_by_default(conn)
-            conn.execute(sql.SQL("comment on schema raw is {}").format(sql.Literal(mark)))
-
-
-def _check_clients_by_default(conn: psycopg.Connection) -> None:
-    """Every session on the warehouse (dbt's and BI tools' too) notices a dead client.
-
-    A database default, so tools that open their own sessions get it; needs the database
-    owner or a superuser — without that, only the pipeline's own sessions have it.
-    """
-    if conn.info.server_version < 140000:
-        return
-    try:
-        with conn.transaction():
-            conn.execute(
-                sql.SQL("alter database {} set client_connection_check_interval = {}").format(
-                    sql.Identifier(conn.info.dbname), sql.Literal(CLIENT_CHECK_INTERVAL)
-                )
-            )
-    except psycopg.errors.InsufficientPrivilege:
-        log.info("not the database owner: client_connection_check_interval set per session only")

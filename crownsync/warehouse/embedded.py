@@ -39,7 +39,7 @@ SUPERUSER = "postgres"
 
 # Appended to postgresql.conf on init. Tuned for a 2-core, analytics-heavy single node.
 SERVER_CONF = """
-# --- crownsync warehouse (written by ingestion.db.embedded) ---
+# --- crownsync warehouse (written by crownsync.warehouse.embedded) ---
 listen_addresses = '127.0.0.1'
 unix_socket_directories = ''
 max_connections = 100
@@ -59,7 +59,7 @@ log_min_messages = warning
 # machine) is trusted; every other role — analysts, BI readers, tenant logins — must give
 # its password (scram-sha-256), so row-level security means something.
 HBA_MARKER = "# crownsync warehouse pg_hba"
-HBA_CONF = f"""{HBA_MARKER} (written by ingestion.db.embedded)
+HBA_CONF = f"""{HBA_MARKER} (written by crownsync.warehouse.embedded)
 # TYPE  DATABASE  USER      ADDRESS        METHOD
 host    all       postgres  127.0.0.1/32   trust
 host    all       postgres  ::1/128        trust
