@@ -27,7 +27,7 @@ db-start: install ## Start the embedded PostgreSQL (127.0.0.1:5433) unless DATAB
 db-stop: install ## Stop the embedded PostgreSQL
 	@$(PY) -m crownsync.warehouse stop
 
-db-status: install ## Is the embedded server running? Prints the connection URLs
+db-status: install ## Is the embedded server running? URLs (password hidden) and the password file
 	@$(PY) -m crownsync.warehouse status
 
 # --- pipeline --------------------------------------------------------------------------
@@ -79,7 +79,7 @@ lint: install ## ruff + sqlfluff
 
 # --- housekeeping ----------------------------------------------------------------------
 .PHONY: clean help
-clean: ## Stop the embedded server and delete .warehouse/ (data, landing files, Dagster home)
+clean: ## Stop the embedded server and delete .warehouse/ (data, password files, landing, Dagster home)
 	@if [ -x $(PY) ]; then $(PY) -m crownsync.warehouse clean; fi
 	rm -rf .warehouse dbt_project/target dbt_project/logs .pytest_cache
 

@@ -43,7 +43,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from crownsync.settings import PROJECT_ROOT, get_settings, libpq_url
+from crownsync.settings import PROJECT_ROOT, get_settings, libpq_url, url_without_password
 
 LARGE_TABLES = (
     "email_sends",
@@ -262,24 +262,38 @@ def _stmt_ms(stats: list[dict], kind: str) -> float:
     return sum(s["ms"] for s in stats if s["kind"] == kind)
 
 
+def _psql_target(url: str, env: dict | None = None) -> tuple[str, dict[str, str]]:
+    """The URL without its password, and the subprocess env with PGPASSWORD instead.
+
+    A password on psql's command line would be visible to every OS user (``ps``).
+    """
+    parsed = make_url(url)
+    full_env = {**os.environ, **(env or {})}
+    if parsed.password is not None:
+        full_env["PGPASSWORD"] = str(parsed.password)
+    return url_without_password(url), full_env
+
+
 def _run_psql(psql: str, url: str, command: str, env: dict | None = None) -> float:
+    target, full_env = _psql_target(url, env)
     began = time.monotonic()
     subprocess.run(
-        [psql, url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", command],
+        [psql, target, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", command],
         check=True,
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
+        env=full_env,
     )
     return time.monotonic() - began
 
 
 def _psql_parallel(psql: str, url: str, commands: list[str], env: dict) -> float:
+    target, full_env = _psql_target(url, env)
     began = time.monotonic()
     procs = [
         subprocess.Popen(
-            [psql, url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", command],
-            env={**os.environ, **env},
+            [psql, target, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", command],
+            env=full_env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,

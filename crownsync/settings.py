@@ -7,7 +7,10 @@ lists them all.
 
 Defaults give a self-contained demo: an embedded PostgreSQL in ``.warehouse/pgdata``
 listening on 127.0.0.1:5433, holding the warehouse, Dagster's storage and the simulated
-app database ``crownsync_app``; export files in ``.warehouse/landing``.
+app database ``crownsync_app``; export files in ``.warehouse/landing``. Its URLs carry the
+superuser password read from ``.warehouse/pgdata.superuser-password`` (written when the
+server is first started; see :mod:`crownsync.warehouse.credentials`). With ``DATABASE_URL`` set,
+that URL and its own credentials are used as they are.
 """
 
 from __future__ import annotations
@@ -17,7 +20,13 @@ from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+
+from crownsync.warehouse.credentials import (
+    SUPERUSER,
+    read_superuser_password,
+    superuser_password_file,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,8 +96,21 @@ class Settings(BaseSettings):
         """True when neither real source is configured: the simulator may write the demo."""
         return self.source_database_url is None and self.landing_dir is None
 
+    @property
+    def superuser_password_file(self) -> Path:
+        """Where the embedded server's superuser password is kept (0600)."""
+        return superuser_password_file(self.warehouse_pg_dir)
+
     def _embedded_url(self, database: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.warehouse_pg_port}/{database}"
+        """The embedded server as ``postgres``, with the password from its file (if any yet)."""
+        return URL.create(
+            "postgresql",
+            username=SUPERUSER,
+            password=read_superuser_password(self.warehouse_pg_dir),
+            host="127.0.0.1",
+            port=self.warehouse_pg_port,
+            database=database,
+        ).render_as_string(hide_password=False)
 
     @property
     def warehouse_url(self) -> str:
@@ -152,6 +174,19 @@ def libpq_url(url: str) -> str:
     """A SQLAlchemy URL (``postgresql+psycopg://``) as a plain libpq URL for psycopg/psql."""
     parsed = make_url(url)
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def url_without_password(url: str) -> str:
+    """``url`` with its password left out (for command lines; pass PGPASSWORD instead)."""
+    parsed = make_url(url)
+    return URL.create(
+        parsed.drivername,
+        username=parsed.username,
+        host=parsed.host,
+        port=parsed.port,
+        database=parsed.database,
+        query=parsed.query,
+    ).render_as_string(hide_password=False)
 
 
 @cache

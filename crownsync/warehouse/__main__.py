@@ -1,4 +1,9 @@
-"""``python -m crownsync.warehouse start|stop|status|url|clean``: manage the warehouse server."""
+"""``python -m crownsync.warehouse start|stop|status|url|clean``: manage the warehouse server.
+
+``status`` and ``start`` print URLs with the password hidden (``***``) and say where the
+embedded server's password file is; ``url`` prints the full warehouse URL, password
+included, for scripts (``psql "$(python -m crownsync.warehouse url)"``).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,10 @@ import time
 
 from sqlalchemy.engine import make_url
 
-from crownsync.settings import get_settings, libpq_url
+from crownsync.settings import get_settings, libpq_url, url_without_password
 from crownsync.warehouse import embedded
 from crownsync.warehouse.bootstrap import bootstrap_warehouse
+from crownsync.warehouse.credentials import CredentialsError
 from crownsync.warehouse.databases import ensure_project_databases
 
 
@@ -55,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"embedded PostgreSQL {how} (pid {st.pid}, {took:.1f}s), data in {data_dir}")
             if created:
                 print(f"created databases: {', '.join(created)}")
-            print(f"warehouse: {settings.warehouse_url}")
+            print(f"warehouse: {_safe(settings.warehouse_url)}")
+            print(f"password:  in {settings.superuser_password_file} (mode 0600)")
         elif args.action == "stop":
             embedded.stop(data_dir, port)
             print("embedded PostgreSQL stopped")
@@ -66,11 +73,20 @@ def main(argv: list[str] | None = None) -> int:
             st = embedded.status(data_dir, port)
             state = f"running (pid {st.pid})" if st.running else "stopped"
             print(f"embedded PostgreSQL: {state}")
+            pw_file = settings.superuser_password_file
             print(f"data dir:  {data_dir}")
-            print(f"warehouse: {settings.warehouse_url}")
+            print(f"warehouse: {_safe(settings.warehouse_url)}")
             print(f"source:    {_safe(settings.source_url)}")
-            print(f"psql:      {embedded.bin_path('psql')} {settings.warehouse_url}")
-    except embedded.EmbeddedServerError as err:
+            print(f"dagster:   {_safe(settings.dagster_storage_url)}")
+            if pw_file.exists():
+                print(f"password:  in {pw_file} (mode 0600; user {embedded.SUPERUSER})")
+            else:
+                print(f"password:  none yet ({pw_file} is written by `make db-start`)")
+            print(
+                f'psql:      PGPASSWORD="$(cat {pw_file})" {embedded.bin_path("psql")} '
+                f"{url_without_password(settings.warehouse_url)}"
+            )
+    except (embedded.EmbeddedServerError, CredentialsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0

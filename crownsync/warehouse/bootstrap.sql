@@ -22,8 +22,13 @@ begin
 end
 $$;
 
+-- Database privileges. PUBLIC (every role, tenant logins included) gets neither TEMPORARY
+-- (PostgreSQL's default grants it) nor CREATE: readers read, they make no temp tables and no
+-- schemas. The owner role keeps all three (ingestion and dbt's incremental models create temp
+-- tables after `set role warehouse_owner`; the check is made against the current role).
 do $$
 begin
+    execute format('revoke create, temporary on database %I from public', current_database());
     execute format('grant connect, create, temporary on database %I to warehouse_owner', current_database());
     execute format('grant connect on database %I to analyst, bi_reader, tenant_reader', current_database());
     execute format('revoke create on schema public from public');
