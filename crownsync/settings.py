@@ -114,19 +114,20 @@ class Settings(BaseSettings):
 
     @property
     def warehouse_url(self) -> str:
-        return self.database_url or self._embedded_url(WAREHOUSE_DB)
+        """The warehouse as a libpq URL (psycopg, psql), whatever driver DATABASE_URL names."""
+        return libpq_url(self.database_url or self._embedded_url(WAREHOUSE_DB))
 
     @property
     def source_url(self) -> str:
         if self.source_database_url:
-            return self.source_database_url
-        return _sibling_database(self.warehouse_url, SOURCE_DB)
+            return libpq_url(self.source_database_url)
+        return with_database(self.warehouse_url, SOURCE_DB)
 
     @property
     def dagster_storage_url(self) -> str:
         if self.dagster_database_url:
-            return self.dagster_database_url
-        return _sibling_database(self.warehouse_url, DAGSTER_DB)
+            return libpq_url(self.dagster_database_url)
+        return with_database(self.warehouse_url, DAGSTER_DB)
 
     @property
     def landing_path(self) -> Path:
@@ -152,22 +153,53 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     ``python -m crownsync.dbt``, Dagster's dbt resource, tests) exports them first, so dbt
     always talks to the same server as the rest of the project.
     """
-    url = make_url(settings.warehouse_url)
+    parts = url_parts(settings.warehouse_url)
     return {
-        "DBT_PG_HOST": url.host or "127.0.0.1",
-        "DBT_PG_PORT": str(url.port or 5432),
-        "DBT_PG_USER": url.username or "postgres",
-        "DBT_PG_PASSWORD": url.password or "",
-        "DBT_PG_DBNAME": url.database or "",
-        "DBT_PG_SSLMODE": str(url.query.get("sslmode", "prefer")),
+        "DBT_PG_HOST": parts["host"],
+        "DBT_PG_PORT": parts["port"],
+        "DBT_PG_USER": parts["user"],
+        "DBT_PG_PASSWORD": parts["password"],
+        "DBT_PG_DBNAME": parts["database"],
+        "DBT_PG_SSLMODE": parts["sslmode"],
         "DBT_PG_ROLE": settings.warehouse_owner_role,
         "PGOPTIONS": settings.pgoptions(),
     }
 
 
-def _sibling_database(url: str, database: str) -> str:
-    """The same server and credentials as ``url``, another database."""
-    return make_url(url).set(database=database).render_as_string(hide_password=False)
+# -- URL helpers: the only place that reshapes connection URLs ---------------------------
+
+
+def with_database(url: str, database: str | None) -> str:
+    """The same server and credentials as ``url``, another database (libpq form)."""
+    return libpq_url(make_url(url).set(database=database).render_as_string(hide_password=False))
+
+
+def url_parts(url: str) -> dict[str, str]:
+    """host, port, user, password, database and sslmode of ``url`` (for env-var configs)."""
+    parsed = make_url(url)
+    return {
+        "host": parsed.host or "127.0.0.1",
+        "port": str(parsed.port or 5432),
+        "user": parsed.username or "postgres",
+        "password": parsed.password or "",
+        "database": parsed.database or "",
+        "sslmode": str(parsed.query.get("sslmode", "prefer")),
+    }
+
+
+def database_name(url: str) -> str | None:
+    return make_url(url).database
+
+
+def safe_url(url: str) -> str:
+    """``url`` for display: the password shown as ``***``."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def sqlalchemy_url(url: str, driver: str = "psycopg") -> str:
+    """``url`` for SQLAlchemy with an explicit driver (``psycopg``, ``psycopg2``)."""
+    parsed = make_url(url).set(drivername=f"postgresql+{driver}")
+    return parsed.render_as_string(hide_password=False)
 
 
 def libpq_url(url: str) -> str:

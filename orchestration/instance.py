@@ -6,23 +6,21 @@ import os
 import shutil
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
-from crownsync.settings import PROJECT_ROOT, Settings, dbt_env
+from crownsync.settings import PROJECT_ROOT, Settings, dbt_env, url_parts
 from crownsync.warehouse.databases import ensure_database
 
 TEMPLATE = PROJECT_ROOT / "orchestration" / "dagster.yaml"
 
 
 def dagster_env(settings: Settings) -> dict[str, str]:
-    url = make_url(settings.dagster_storage_url)
+    parts = url_parts(settings.dagster_storage_url)
     return {
         "DAGSTER_HOME": str(settings.dagster_home),
-        "DAGSTER_PG_HOST": url.host or "127.0.0.1",
-        "DAGSTER_PG_PORT": str(url.port or 5432),
-        "DAGSTER_PG_USER": url.username or "postgres",
-        "DAGSTER_PG_PASSWORD": url.password or "",
-        "DAGSTER_PG_DB": url.database or "crownsync_dagster",
+        "DAGSTER_PG_HOST": parts["host"],
+        "DAGSTER_PG_PORT": parts["port"],
+        "DAGSTER_PG_USER": parts["user"],
+        "DAGSTER_PG_PASSWORD": parts["password"],
+        "DAGSTER_PG_DB": parts["database"] or "crownsync_dagster",
     }
 
 

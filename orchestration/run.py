@@ -20,9 +20,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import psycopg
-from sqlalchemy.engine import make_url
 
-from crownsync.settings import get_settings, libpq_url
+from crownsync.settings import get_settings, safe_url
 from crownsync.warehouse import embedded
 from crownsync.warehouse.databases import ensure_project_databases
 
@@ -211,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         _write_json(args.json, args.job, outcome, timings, total)
 
-    warehouse = libpq_url(settings.warehouse_url)
+    warehouse = settings.warehouse_url
     rows = layer_rows(warehouse)
     print()
     print("CrownSync warehouse — run summary")
@@ -234,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"    WARN   {name}")
     if outcome.failure:
         print(f"  first failure: {outcome.failure}")
-    safe = make_url(settings.warehouse_url).render_as_string(hide_password=True)
+    safe = safe_url(settings.warehouse_url)
     print(f"  connect        psql {safe}   (schema marts)")
     print("  Dagster UI     make ui  → http://127.0.0.1:3000")
     return 0 if outcome.success and not outcome.checks_failed else 1

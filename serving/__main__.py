@@ -15,9 +15,8 @@ import sys
 from uuid import UUID
 
 import psycopg
-from sqlalchemy.engine import make_url
 
-from crownsync.settings import get_settings, libpq_url
+from crownsync.settings import get_settings, url_parts
 from crownsync.warehouse.bootstrap import bootstrap_warehouse
 from crownsync.warehouse.connections import connect_warehouse
 from serving.grants import apply_access, create_tenant_login
@@ -38,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     login.add_argument("--login", help="role name (default brand_<id> / retailer_<id>)")
     args = parser.parse_args(argv)
 
-    url = libpq_url(get_settings().warehouse_url)
+    url = get_settings().warehouse_url
     bootstrap_warehouse(url)
     try:
         with connect_warehouse(url) as conn:
@@ -64,12 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     except psycopg.errors.UndefinedTable:
         print("error: the marts do not exist yet: run `make run` first", file=sys.stderr)
         return 1
-    server = make_url(get_settings().warehouse_url)
+    server = url_parts(get_settings().warehouse_url)
     print(f"login {created.role_name} sees the rows of {column} {tenant_id}")
     if created.password:
         print(f"password: {created.password}   (shown once; set TENANT_PASSWORD to choose it)")
     print(
-        f"connect:  psql 'postgresql://{created.role_name}@{server.host}:{server.port}/{server.database}'"
+        f"connect:  psql 'postgresql://{created.role_name}@{server['host']}:{server['port']}/{server['database']}'"
     )
     return 0
 

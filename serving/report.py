@@ -30,9 +30,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import psycopg
 from plotly.subplots import make_subplots
-from sqlalchemy.engine import make_url
 
-from crownsync.settings import PROJECT_ROOT, get_settings, libpq_url
+from crownsync.settings import PROJECT_ROOT, get_settings, libpq_url, safe_url
 
 DEFAULT_OUT = PROJECT_ROOT / ".warehouse" / "reports" / "crownsync_report.html"
 REQUIRED_MARTS = ("campaign_performance", "retailer_ranking", "regional_wish_list")
@@ -106,7 +105,7 @@ def _choose_period(conn: psycopg.Connection, wanted: str | None) -> str | None:
 
 def load(url: str, *, top_retailers: int, top_models: int, period: str | None) -> ReportData:
     """Read everything the report shows, in one connection and one snapshot."""
-    safe = make_url(url).render_as_string(hide_password=True)
+    safe = safe_url(url)
     try:
         conn = psycopg.connect(
             libpq_url(url), connect_timeout=10, application_name="crownsync-report"
@@ -668,7 +667,7 @@ def build_report(
     page = render(
         data,
         top_campaigns=top_campaigns,
-        safe_url=make_url(url).render_as_string(hide_password=True),
+        safe_url=safe_url(url),
     )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,9 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
-from crownsync.settings import get_settings
+from crownsync.settings import get_settings, safe_url
 from simulator.advance import advance
 from simulator.app_db_writer import SimulatorRefused
 from simulator.generate import generate
@@ -68,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             if summary.reused:
                 print(
-                    f"reusing the simulated world in {make_url(source_url).render_as_string(hide_password=True)} "
+                    f"reusing the simulated world in {safe_url(source_url)} "
                     f"and {landing} (seed {summary.seed}, scale {summary.scale}, day {summary.sim_day}); "
                     "--regenerate rebuilds it"
                 )

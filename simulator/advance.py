@@ -15,9 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
-from sqlalchemy.engine import make_url
 
-from crownsync.settings import libpq_url
+from crownsync.settings import libpq_url, safe_url
 from simulator import activity
 from simulator.app_db_writer import (
     Progress,
@@ -51,7 +50,7 @@ def advance(source_url: str, landing_dir: Path | str, *, quiet: bool = False) ->
             f"{landing} holds no simulated world ({MARKER} missing): run the simulator without --advance first."
         )
     with connect(libpq_url(source_url)) as conn:
-        state = check_owned(conn, make_url(source_url).render_as_string(hide_password=True))
+        state = check_owned(conn, safe_url(source_url))
         if state is None:
             raise SimulatorRefused(
                 "The source database holds no simulated world: run the simulator without --advance first."

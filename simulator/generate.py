@@ -7,9 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
-from crownsync.settings import libpq_url
+from crownsync.settings import libpq_url, safe_url
 from simulator import activity
 from simulator.app_db_writer import (
     Progress,
@@ -151,7 +149,7 @@ def generate(
 
 
 def _safe(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    return safe_url(url)
 
 
 def _say(quiet: bool, message: str) -> None:

@@ -11,9 +11,7 @@ import argparse
 import sys
 import time
 
-from sqlalchemy.engine import make_url
-
-from crownsync.settings import get_settings, libpq_url, url_without_password
+from crownsync.settings import get_settings, safe_url, url_without_password
 from crownsync.warehouse import embedded
 from crownsync.warehouse.bootstrap import bootstrap_warehouse
 from crownsync.warehouse.credentials import CredentialsError
@@ -21,7 +19,7 @@ from crownsync.warehouse.databases import ensure_project_databases
 
 
 def _safe(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    return safe_url(url)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             fresh = not (data_dir / "PG_VERSION").exists()
             st = embedded.start(data_dir, port)
             created = ensure_project_databases(settings)
-            bootstrap_warehouse(libpq_url(settings.warehouse_url), force=True)
+            bootstrap_warehouse(settings.warehouse_url, force=True)
             took = time.monotonic() - began
             how = "initialised and started" if fresh else "running"
             print(f"embedded PostgreSQL {how} (pid {st.pid}, {took:.1f}s), data in {data_dir}")

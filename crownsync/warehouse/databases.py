@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import psycopg
 from psycopg import sql
-from sqlalchemy.engine import make_url
 
-from crownsync.settings import Settings, libpq_url
+from crownsync.settings import Settings, database_name, safe_url, with_database
 
 
 def _database_name(url: str) -> str:
-    name = make_url(url).database
+    name = database_name(url)
     if not name:
-        raise ValueError(f"The URL {make_url(url).render_as_string()} names no database.")
+        raise ValueError(f"The URL {safe_url(url)} names no database.")
     return name
 
 
 def _maintenance_url(url: str) -> str:
-    return libpq_url(make_url(url).set(database="postgres").render_as_string(hide_password=False))
+    return with_database(url, "postgres")
 
 
 def ensure_database(url: str) -> bool:
