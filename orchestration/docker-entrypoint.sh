@@ -41,7 +41,7 @@ else:
     sys.exit("entrypoint: PostgreSQL did not answer in 120 s; check DATABASE_URL")
 
 if os.environ.get("CROWNSYNC_PREPARE_WAREHOUSE") == "1":
-    from crownsync.warehouse.connections import bootstrap_warehouse
+    from crownsync.warehouse.bootstrap import bootstrap_warehouse
 
     url = libpq_url(settings.warehouse_url)
     bootstrap_warehouse(url)

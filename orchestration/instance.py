@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -27,12 +26,11 @@ def dagster_env(settings: Settings) -> dict[str, str]:
 def prepare_dagster_home(settings: Settings) -> dict[str, str]:
     """Write DAGSTER_HOME/dagster.yaml, create the storage database, export the env.
 
-    Returns the variables set (also put into ``os.environ`` for this process and children).
+    Returns the variables the Dagster processes need (DAGSTER_HOME, DAGSTER_PG_*, DBT_PG_*);
+    the entry point exports them (this function changes no process state).
     """
     home = Path(settings.dagster_home)
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(TEMPLATE, home / "dagster.yaml")
     ensure_database(settings.dagster_storage_url)
-    env = {**dagster_env(settings), **dbt_env(settings)}
-    os.environ.update(env)
-    return env
+    return {**dagster_env(settings), **dbt_env(settings)}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -174,10 +175,16 @@ def main(argv: list[str] | None = None) -> int:
     if settings.uses_embedded_server:
         embedded.start(settings.warehouse_pg_dir, settings.warehouse_pg_port)
     ensure_project_databases(settings)
+    from crownsync.dbt import DbtParseError, prepare_manifest
     from orchestration.instance import prepare_dagster_home
 
-    prepare_dagster_home(settings)
+    os.environ.update(prepare_dagster_home(settings))  # this process is the entry point
     timings["database"] = time.monotonic() - t0
+    try:
+        prepare_manifest()
+    except DbtParseError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
 
     t0 = time.monotonic()
     if settings.uses_demo_sources and not args.skip_simulator:
