@@ -3,6 +3,10 @@
 Generators take the :class:`World` and yield DataFrames (the two largest tables in chunks).
 The row-level generators for email sends, social analytics and daily metrics are shared with
 ``advance`` so a simulated day looks like the history before it.
+
+Why one module of ~650 lines: each activity table draws from the shared random stream in a
+fixed order (see ``world.py``), and the sends/analytics generators are reused by
+``advance``; one file keeps that order readable top to bottom.
 """
 
 from __future__ import annotations

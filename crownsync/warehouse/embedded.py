@@ -24,6 +24,10 @@ over the still-trusted connection the superuser gets a generated password (the f
 written first, so the role never has a password that is not on disk), then pg_hba.conf is
 rewritten and the server reloaded; :func:`start` returns once a password-less connection is
 refused.
+
+Why ~500 lines in one module: init, start, stop, the service user's permissions and the
+password migration are one state machine over one data dir and its lock; split, each step
+would need the others' private checks.
 """
 
 from __future__ import annotations

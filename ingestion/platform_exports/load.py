@@ -202,18 +202,7 @@ def load_file(
         return result
 
     def record(status: str, reason: str | None, duplicate_of: int | None = None) -> int:
-        return ledger.record_file(
-            conn,
-            export=feed.name,
-            file_name=landed.name,
-            size=landed.size,
-            sha256=digest,
-            modified_at=landed.modified_at,
-            status=status,
-            load_id=load_id,
-            reason=reason,
-            duplicate_of=duplicate_of,
-        )
+        return _record_landed(conn, feed, landed, digest, load_id, status, reason, duplicate_of)
 
     if landed.size > 0:
         original = ledger.find_original(conn, feed.name, digest)
@@ -275,6 +264,30 @@ def load_file(
     _refresh_current(conn, feed, file_id)
     failpoint("export.current_refreshed")
     return result
+
+
+def _record_landed(
+    conn: psycopg.Connection,
+    feed: Feed,
+    landed: LandedFile,
+    digest: str,
+    load_id: int,
+    status: str,
+    reason: str | None,
+    duplicate_of: int | None = None,
+) -> int:
+    return ledger.record_file(
+        conn,
+        export=feed.name,
+        file_name=landed.name,
+        size=landed.size,
+        sha256=digest,
+        modified_at=landed.modified_at,
+        status=status,
+        load_id=load_id,
+        reason=reason,
+        duplicate_of=duplicate_of,
+    )
 
 
 class _Rejected(Exception):
@@ -388,16 +401,8 @@ def _load_landed_file(
                     status="rejected",
                     reason=rejected.reason,
                 )
-                result.file_id = ledger.record_file(
-                    conn,
-                    export=feed.name,
-                    file_name=landed.name,
-                    size=landed.size,
-                    sha256=digest,
-                    modified_at=landed.modified_at,
-                    status="rejected",
-                    load_id=load_id,
-                    reason=rejected.reason,
+                result.file_id = _record_landed(
+                    conn, feed, landed, digest, load_id, "rejected", rejected.reason
                 )
             ledger.succeed_load(
                 conn,
