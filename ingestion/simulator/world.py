@@ -7,7 +7,6 @@ id arrays that activity tables and export files reference.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -654,7 +653,3 @@ def _brand_assets(w: World) -> None:
             "updated_at": ts(created + rng.uniform(0, 5, n) * DAY),
         }
     )
-
-
-def json_text(obj: object) -> str:
-    return json.dumps(obj, separators=(", ", ": "))

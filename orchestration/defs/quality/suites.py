@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ingestion.platform_exports.schemas import (
+    AD_METRIC_TYPES,
+    AD_PLATFORMS,
+    ORDER_STATUSES,
+    SUPPORTED_CURRENCIES,
+)
 from orchestration.defs.quality.great_expectations import Expectation as E
 
 
@@ -24,8 +30,8 @@ def not_null(*columns: str) -> list[E]:
     return [E("ExpectColumnValuesToNotBeNull", {"column": c}) for c in columns]
 
 
-def in_set(column: str, values: list[str]) -> E:
-    return E("ExpectColumnValuesToBeInSet", {"column": column, "value_set": values})
+def in_set(column: str, values) -> E:
+    return E("ExpectColumnValuesToBeInSet", {"column": column, "value_set": sorted(values)})
 
 
 def between(column: str, low=None, high=None) -> E:
@@ -107,12 +113,9 @@ RAW_SUITES = [
         "where _is_current",
         [
             *not_null("date", "brand_id", "value"),
-            in_set("platform", ["meta", "google_ads", "tiktok_ads"]),
-            in_set(
-                "metric_type",
-                ["ad_spend", "impressions", "clicks", "conversions", "revenue", "new_customers"],
-            ),
-            in_set("currency", ["USD"]),
+            in_set("platform", AD_PLATFORMS),
+            in_set("metric_type", AD_METRIC_TYPES),
+            in_set("currency", SUPPORTED_CURRENCIES),
         ],
         "Current ad metrics: keys, platform and metric sets, USD only.",
     ),
@@ -123,7 +126,7 @@ RAW_SUITES = [
         "where _is_current",
         [
             *not_null("order_id", "line_number", "retailer_id", "quantity", "unit_price"),
-            in_set("status", ["paid", "refunded", "cancelled"]),
+            in_set("status", ORDER_STATUSES),
         ],
         "Current order lines: keys and status set.",
     ),
