@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from crownsync.settings import PROJECT_ROOT
 from ingestion.app_db.manifest import load_manifest
 from ingestion.platform_exports.feeds import FEEDS
-from crownsync.settings import PROJECT_ROOT
 
 DDL = PROJECT_ROOT / "ingestion" / "app_db" / "source_schema.sql"
 STAGING = PROJECT_ROOT / "dbt_project" / "models" / "staging"
