@@ -1,7 +1,6 @@
 {{
     config(
         indexes=[
-            {'columns': ['region', 'model_id'], 'unique': true},
             {'columns': ['region', 'rank_in_region']},
             {'columns': ['brand_id']},
         ],
