@@ -9,7 +9,8 @@ with KPI tiles and four charts:
   the campaigns with the most emails sent;
 - ``roas-chart``: ROAS of the campaigns with the largest ad spend;
 - ``leaderboard-chart``: the retailer leaderboard at the latest date of a period, with the
-  rank movement since the previous date;
+  rank movement read from the mart (each retailer's rank change since its own previous date
+  of the period: ``retailer_ranking.previous_overall_rank`` / ``rank_change``);
 - ``wishlist-heatmap``: the most wished watch models per region.
 
     python -m serving.report [--out PATH] [--top-campaigns N] [--period weekly]
@@ -63,7 +64,6 @@ class ReportData:
     leaderboard: pd.DataFrame
     period: str | None
     latest_date: date | None
-    previous_date: date | None
     wishes: pd.DataFrame
     first_date: date | None
     last_date: date | None
@@ -134,35 +134,27 @@ def load(url: str, *, top_retailers: int, top_models: int, period: str | None) -
             """,
         )
         chosen = _choose_period(conn, period)
-        latest = previous = None
+        latest = None
         leaderboard = pd.DataFrame()
         if chosen:
-            dates = [
-                r[0]
-                for r in conn.execute(
-                    "select distinct metric_date from marts.retailer_ranking "
-                    "where metric_period = %s order by 1 desc limit 2",
-                    (chosen,),
-                )
-            ]
-            latest = dates[0]
-            previous = dates[1] if len(dates) > 1 else None
+            latest = conn.execute(
+                "select max(metric_date) from marts.retailer_ranking where metric_period = %s",
+                (chosen,),
+            ).fetchone()[0]
+            # rank movement comes from the mart (defined there: against each retailer's own
+            # previous date of the period), never recomputed here
             leaderboard = _frame(
                 conn,
                 """
-                select cur.retailer_name, cur.region, cur.tier, cur.performance_score,
-                       cur.previous_performance_score, cur.score_change, cur.revenue,
-                       cur.overall_rank, prev.overall_rank as previous_rank
-                  from marts.retailer_ranking cur
-                  left join marts.retailer_ranking prev
-                    on prev.retailer_id = cur.retailer_id
-                   and prev.metric_period = cur.metric_period
-                   and prev.metric_date = %s
-                 where cur.metric_period = %s and cur.metric_date = %s
-                 order by cur.overall_rank, cur.retailer_name
+                select retailer_name, region, tier, performance_score,
+                       previous_performance_score, score_change, revenue,
+                       overall_rank, previous_overall_rank, rank_change
+                  from marts.retailer_ranking
+                 where metric_period = %s and metric_date = %s
+                 order by overall_rank, retailer_name
                  limit %s
                 """,
-                (previous, chosen, latest, top_retailers),
+                (chosen, latest, top_retailers),
             )
         wishes = _frame(
             conn,
@@ -192,7 +184,7 @@ def load(url: str, *, top_retailers: int, top_models: int, period: str | None) -
         first, last = conn.execute(
             f"select min(lo), max(hi) from ({' union all '.join(dated)}) d"  # noqa: S608 (constants)
         ).fetchone()
-    return ReportData(campaigns, leaderboard, chosen, latest, previous, wishes, first, last)
+    return ReportData(campaigns, leaderboard, chosen, latest, wishes, first, last)
 
 
 # --- figures --------------------------------------------------------------------------------
@@ -362,18 +354,19 @@ def roas_figure(campaigns: pd.DataFrame, top: int) -> go.Figure:
 
 
 def _movement(row: pd.Series) -> tuple[str, str, str]:
-    """(arrow text, colour, hover phrase) of a retailer's rank change."""
-    if pd.isna(row["previous_rank"]):
-        return "new", NEW, "not ranked on the previous date"
-    change = int(row["previous_rank"]) - int(row["overall_rank"])
+    """(arrow text, colour, hover phrase) of a retailer's rank change (the mart's rank_change:
+    previous_overall_rank - overall_rank, positive = moved up; NULL = first date)."""
+    if pd.isna(row["rank_change"]):
+        return "new", NEW, "first ranked date of the retailer"
+    change = int(row["rank_change"])
     if change > 0:
-        return f"▲ {change}", UP, f"up {change} from #{int(row['previous_rank'])}"
+        return f"▲ {change}", UP, f"up {change} from #{int(row['previous_overall_rank'])}"
     if change < 0:
-        return f"▼ {-change}", DOWN, f"down {-change} from #{int(row['previous_rank'])}"
+        return f"▼ {-change}", DOWN, f"down {-change} from #{int(row['previous_overall_rank'])}"
     return "–", SAME, "same rank as before"
 
 
-def leaderboard_figure(board: pd.DataFrame, previous: date | None) -> go.Figure:
+def leaderboard_figure(board: pd.DataFrame) -> go.Figure:
     board = board.iloc[::-1]  # best at the top
     moves = [_movement(row) for _, row in board.iterrows()]
     labels = [
@@ -601,8 +594,8 @@ def render(data: ReportData, *, top_campaigns: int, safe_url: str) -> str:
         )
     )
     if len(data.leaderboard):
-        body = plot(leaderboard_figure(data.leaderboard, data.previous_date), "leaderboard-chart")
-        since = f"since {data.previous_date:%d %b %Y}" if data.previous_date else "(first date)"
+        body = plot(leaderboard_figure(data.leaderboard), "leaderboard-chart")
+        since = f"since each retailer's previous {html.escape(data.period or '')} date"
         explanation = (
             f"Top {len(data.leaderboard)} retailers by performance score, {html.escape(data.period or '')} "
             f"ranking of {data.latest_date:%d %b %Y}; arrows show the rank movement {since} "
