@@ -36,7 +36,7 @@ from serving import report_charts as charts
 DEFAULT_OUT = PROJECT_ROOT / ".warehouse" / "reports" / "crownsync_report.html"
 REQUIRED_MARTS = (
     "campaign_performance",
-    "campaign_kpis",
+    "fct_campaign_kpis",
     "retailer_ranking",
     "regional_wish_list",
 )
@@ -126,7 +126,7 @@ def load(url: str, *, top_retailers: int, top_models: int, period: str | None) -
               from marts.campaign_performance
             """,
         )
-        cur = conn.execute("select * from marts.campaign_kpis")
+        cur = conn.execute("select * from marts.fct_campaign_kpis")
         kpis = dict(zip([c.name for c in cur.description], cur.fetchone(), strict=True))
         kpis = {k: float(v) if isinstance(v, Decimal) else v for k, v in kpis.items()}
         chosen = _choose_period(conn, period)
@@ -208,7 +208,7 @@ def _pct(value: float | None, decimals: int = 2) -> str:
 
 
 def kpi_tiles(kpis: dict) -> list[dict[str, str]]:
-    """The KPI tiles: each value is a column of marts.campaign_kpis, only formatted here."""
+    """The KPI tiles: each value is a column of marts.fct_campaign_kpis, only formatted here."""
     return [
         {
             "label": "Campaigns",

@@ -109,7 +109,7 @@ def test_report_holds_the_charts_and_the_marts_figures(built_world, report_file)
             "select max(metric_date) from marts.retailer_ranking where metric_period = 'weekly'"
         ).fetchone()[0]
         kpi = conn.execute(
-            "select open_rate_pct, click_rate_pct, ad_roas from marts.campaign_kpis"
+            "select open_rate_pct, click_rate_pct, ad_roas from marts.fct_campaign_kpis"
         ).fetchone()
     assert sent > 0 and campaigns > 0
     assert f">{sent:,}<" in page  # the KPI tile: Σ emails_sent of the mart
