@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from orchestration import bench
+from tests.processes import reaped_descendants
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -27,26 +28,27 @@ def _positive(value: object) -> bool:
 def bench_report(pg_server_url: str, tmp_path_factory) -> tuple[dict, Path]:
     root = tmp_path_factory.mktemp("bench")
     out = root / "out"
-    rc = bench.main(
-        [
-            "--scales",
-            str(SCALE),
-            "--bi-runs",
-            "20",
-            "--tosql-rows",
-            "2000",
-            "--out",
-            str(out),
-            "--work-dir",
-            str(root / "work"),
-            "--db-prefix",
-            "benchsmoke",
-            "--server-url",
-            pg_server_url,
-            "--command",
-            "pytest tests/e2e/test_bench_smoke.py",
-        ]
-    )
+    with reaped_descendants():  # its psql streams and pipeline child, if interrupted
+        rc = bench.main(
+            [
+                "--scales",
+                str(SCALE),
+                "--bi-runs",
+                "20",
+                "--tosql-rows",
+                "2000",
+                "--out",
+                str(out),
+                "--work-dir",
+                str(root / "work"),
+                "--db-prefix",
+                "benchsmoke",
+                "--server-url",
+                pg_server_url,
+                "--command",
+                "pytest tests/e2e/test_bench_smoke.py",
+            ]
+        )
     assert rc == 0
     return json.loads((out / "benchmarks.json").read_text()), out
 

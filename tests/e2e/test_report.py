@@ -21,6 +21,7 @@ import pytest
 
 from ingestion.settings import PROJECT_ROOT
 from orchestration.report import CHART_IDS
+from tests import processes
 from tests.dbt_runner import run_dbt
 from tests.system_packages import require_tool
 
@@ -119,10 +120,8 @@ def test_report_holds_the_charts_and_the_marts_figures(built_world, report_file)
 def test_report_renders_in_headless_chromium(report_file, tmp_path):
     browser = chromium()
     url = report_file.resolve().as_uri()
-    dump = subprocess.run(
+    dump = processes.run(
         [browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", url],
-        capture_output=True,
-        text=True,
         timeout=180,
     )
     assert dump.returncode == 0, dump.stderr[-3000:]
@@ -135,7 +134,7 @@ def test_report_renders_in_headless_chromium(report_file, tmp_path):
         assert trace_groups > 0 and marks > 0, (chart_id, trace_groups, marks)
 
     shot = tmp_path / "report.png"
-    result = subprocess.run(
+    result = processes.run(
         [
             browser,
             *CHROMIUM_FLAGS,
@@ -144,8 +143,6 @@ def test_report_renders_in_headless_chromium(report_file, tmp_path):
             f"--screenshot={shot}",
             url,
         ],
-        capture_output=True,
-        text=True,
         timeout=180,
     )
     assert result.returncode == 0 and shot.exists(), result.stderr[-3000:]

@@ -43,7 +43,7 @@ def test_embedded_server_listens_on_tcp_and_keeps_data_across_restart(scratch_di
     cli = [sys.executable, "-m", "ingestion.db"]
     try:
         started = subprocess.run(
-            [*cli, "start"], env=env, capture_output=True, text=True, cwd=PROJECT_ROOT
+            [*cli, "start"], env=env, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300
         )
         assert started.returncode == 0, started.stderr
         assert "crownsync_warehouse" in started.stdout
@@ -56,16 +56,18 @@ def test_embedded_server_listens_on_tcp_and_keeps_data_across_restart(scratch_di
             dbs = {r[0] for r in conn.execute("select datname from pg_database")}
         assert {"crownsync_warehouse", "crownsync_dagster", "crownsync_app"} <= dbs
         status = subprocess.run(
-            [*cli, "status"], env=env, capture_output=True, text=True, cwd=PROJECT_ROOT
+            [*cli, "status"], env=env, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60
         )
         assert "running" in status.stdout and url in status.stdout
 
-        assert subprocess.run([*cli, "stop"], env=env, cwd=PROJECT_ROOT).returncode == 0
+        stopped = subprocess.run([*cli, "stop"], env=env, cwd=PROJECT_ROOT, timeout=120)
+        assert stopped.returncode == 0
         assert not embedded.status(data_dir, port).running
         with pytest.raises(psycopg.OperationalError):
             psycopg.connect(url, connect_timeout=2)
 
-        assert subprocess.run([*cli, "start"], env=env, cwd=PROJECT_ROOT).returncode == 0
+        restarted = subprocess.run([*cli, "start"], env=env, cwd=PROJECT_ROOT, timeout=300)
+        assert restarted.returncode == 0
         with psycopg.connect(url) as conn:
             assert conn.execute("select n from kept").fetchall() == [(42,)]
     finally:
@@ -76,7 +78,7 @@ def _pg15_bindir() -> Path | None:
     try:
         bindir = Path(
             subprocess.run(
-                ["pg_config", "--bindir"], capture_output=True, text=True, check=True
+                ["pg_config", "--bindir"], capture_output=True, text=True, check=True, timeout=30
             ).stdout.strip()
         )
     except (OSError, subprocess.CalledProcessError):
@@ -84,7 +86,7 @@ def _pg15_bindir() -> Path | None:
     if not (bindir / "postgres").exists() or not (bindir / "initdb").exists():
         return None
     version = subprocess.run(
-        [str(bindir / "postgres"), "--version"], capture_output=True, text=True
+        [str(bindir / "postgres"), "--version"], capture_output=True, text=True, timeout=30
     ).stdout
     return bindir if " 15." in version else None
 
@@ -119,6 +121,7 @@ def pg15_server(scratch_dir):
         ],
         check=True,
         capture_output=True,
+        timeout=300,
         **run_as,
     )
     subprocess.run(
@@ -135,12 +138,14 @@ def pg15_server(scratch_dir):
         ],
         check=True,
         capture_output=True,
+        timeout=300,
         **run_as,
     )
     yield f"postgresql://postgres@127.0.0.1:{port}"
     subprocess.run(
         [str(bindir / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"],
         capture_output=True,
+        timeout=120,
         **run_as,
     )
 
@@ -166,6 +171,7 @@ def test_database_url_is_honoured_on_another_server(pg15_server, tmp_path):
         capture_output=True,
         text=True,
         cwd=PROJECT_ROOT,
+        timeout=300,
     )
     assert started.returncode == 0, started.stderr
     assert "DATABASE_URL is set" in started.stdout
@@ -175,6 +181,7 @@ def test_database_url_is_honoured_on_another_server(pg15_server, tmp_path):
         capture_output=True,
         text=True,
         cwd=PROJECT_ROOT,
+        timeout=300,
     )
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
     with psycopg.connect(f"{server}/wh_on_15") as conn:
@@ -189,5 +196,6 @@ def test_database_url_is_honoured_on_another_server(pg15_server, tmp_path):
         capture_output=True,
         text=True,
         cwd=PROJECT_ROOT,
+        timeout=300,
     )
     assert refused.returncode == 2 and "read-only" in refused.stderr

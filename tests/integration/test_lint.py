@@ -18,7 +18,11 @@ BIN = Path(sys.executable).parent
 def test_ruff_check_and_format():
     paths = ["ingestion", "orchestration", "tests"]
     check = subprocess.run(
-        [str(BIN / "ruff"), "check", *paths], cwd=PROJECT_ROOT, capture_output=True, text=True
+        [str(BIN / "ruff"), "check", *paths],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert check.returncode == 0, check.stdout
     fmt = subprocess.run(
@@ -26,6 +30,7 @@ def test_ruff_check_and_format():
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
+        timeout=120,
     )
     assert fmt.returncode == 0, fmt.stdout
 
