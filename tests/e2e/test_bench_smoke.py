@@ -15,7 +15,10 @@ import pytest
 from orchestration import bench
 from tests.processes import reaped_descendants
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+# The bench (fixture, timed with whichever test runs first) did not finish within the default
+# 300 s at load ≈ 8 on 2 cores; the scale-0.1 pipeline runs alone take ≈ 200 s at load 2
+# (docs/benchmarks.md). An estimate, not a measurement: ≈ 4–5× a ~400 s bench.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 SCALE = 0.1
 

@@ -20,8 +20,8 @@ UI_START_SECONDS = 240
 RUN_SECONDS = 300
 
 # pytest-timeout times fixture setup with the test: the module's fixtures (a world, then the
-# webserver and daemon started and answering: 87 s measured at load 9 on 2 cores) count
-# against whichever test runs first, and the run through GraphQL took 115 s. Every test here
+# webserver and daemon started and answering: 87–106 s measured at load 8–9 on 2 cores) count
+# against whichever test runs first, and the run through GraphQL took 68–115 s. Every test here
 # gets room for both (≈ 4.5×), whichever is selected first.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 

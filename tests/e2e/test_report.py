@@ -25,7 +25,7 @@ from tests import processes
 from tests.dbt_runner import run_dbt
 from tests.system_packages import INSTALL_SECONDS, require_tool
 
-# The module's fixtures (ingest + dbt build + the report: 190 s measured at load 9 on 2 cores)
+# The module's fixtures (ingest + dbt build + the report: 187–190 s at load 8–9 on 2 cores)
 # are timed with whichever test runs first: every test here gets ≈ 4.5× that.
 MODULE_SECONDS = 900
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(MODULE_SECONDS)]

@@ -36,7 +36,8 @@ def test_ruff_check_and_format():
 
 
 @pytest.mark.integration
-@pytest.mark.timeout(720)  # above the 600 s bound of the sqlfluff run, which quotes its output
+# 149 s at load ≈ 8; above the 600 s bound of the sqlfluff run, which then quotes its output
+@pytest.mark.timeout(720)
 def test_sqlfluff_is_clean_on_the_dbt_project(make_database):
     # the dbt templater compiles every model, and is_incremental() asks the database
     warehouse = make_database("lint")
