@@ -19,7 +19,11 @@ def dbt_env_for(warehouse_url: str) -> dict[str, str]:
 
 
 def run_dbt(
-    args: list[str], warehouse_url: str, target_path: Path, check: bool = True
+    args: list[str],
+    warehouse_url: str,
+    target_path: Path,
+    check: bool = True,
+    timeout: float = 900,
 ) -> subprocess.CompletedProcess:
     """``dbt <args>`` on ``warehouse_url``, with a private target dir (tests run in parallel)."""
     cmd = [
@@ -31,7 +35,9 @@ def run_dbt(
         str(target_path),
     ]
     env = {**dbt_env_for(warehouse_url), "DBT_LOG_PATH": str(target_path / "logs")}
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=PROJECT_ROOT)
+    result = subprocess.run(
+        cmd, env=env, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=timeout
+    )
     if check and result.returncode != 0:
         raise AssertionError(
             f"dbt {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-8000:]}\n{result.stderr[-3000:]}"

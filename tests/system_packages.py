@@ -8,6 +8,11 @@ import subprocess
 
 import pytest
 
+APT_TIMEOUT = 900  # seconds for each of apt-get update / apt-get install
+# A test that may install a package needs a limit above this: a pytest-timeout in the middle
+# of apt-get would kill dpkg half-way and leave the machine's package database locked/broken.
+INSTALL_SECONDS = 2 * APT_TIMEOUT
+
 _attempts: dict[str, str | None] = {}  # package -> why it could not be installed (None: ok)
 
 
@@ -37,7 +42,9 @@ def _apt_install(package: str) -> str | None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", package]):
         try:
-            result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+            result = subprocess.run(
+                cmd, env=env, capture_output=True, text=True, timeout=APT_TIMEOUT
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"{' '.join(cmd)} failed: {exc}"
         if result.returncode != 0:

@@ -13,8 +13,12 @@ from pathlib import Path
 import pytest
 
 from bench import measure as bench
+from tests.processes import reaped_descendants
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+# The bench (fixture, timed with whichever test runs first) did not finish within the default
+# 300 s at load ≈ 8 on 2 cores; the scale-0.1 pipeline runs alone take ≈ 200 s at load 2
+# (docs/benchmarks.md). An estimate, not a measurement: ≈ 4–5× a ~400 s bench.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 SCALE = 0.1
 
@@ -27,26 +31,27 @@ def _positive(value: object) -> bool:
 def bench_report(pg_server_url: str, tmp_path_factory) -> tuple[dict, Path]:
     root = tmp_path_factory.mktemp("bench")
     out = root / "out"
-    rc = bench.main(
-        [
-            "--scales",
-            str(SCALE),
-            "--bi-runs",
-            "20",
-            "--tosql-rows",
-            "2000",
-            "--out",
-            str(out),
-            "--work-dir",
-            str(root / "work"),
-            "--db-prefix",
-            "benchsmoke",
-            "--server-url",
-            pg_server_url,
-            "--command",
-            "pytest tests/e2e/test_bench_smoke.py",
-        ]
-    )
+    with reaped_descendants():  # its psql streams and pipeline child, if interrupted
+        rc = bench.main(
+            [
+                "--scales",
+                str(SCALE),
+                "--bi-runs",
+                "20",
+                "--tosql-rows",
+                "2000",
+                "--out",
+                str(out),
+                "--work-dir",
+                str(root / "work"),
+                "--db-prefix",
+                "benchsmoke",
+                "--server-url",
+                pg_server_url,
+                "--command",
+                "pytest tests/e2e/test_bench_smoke.py",
+            ]
+        )
     assert rc == 0
     return json.loads((out / "benchmarks.json").read_text()), out
 

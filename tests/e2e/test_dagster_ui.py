@@ -8,15 +8,22 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 
 import psycopg
 import pytest
 
 from crownsync.settings import PROJECT_ROOT
+from tests.processes import started, wait_until
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+UI_START_SECONDS = 240
+RUN_SECONDS = 300
+
+# pytest-timeout times fixture setup with the test: the module's fixtures (a world, then the
+# webserver and daemon started and answering: 87–106 s measured at load 8–9 on 2 cores) count
+# against whichever test runs first, and the run through GraphQL took 68–115 s. Every test here
+# gets room for both (≈ 4.5×), whichever is selected first.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def _free_port() -> int:
@@ -41,31 +48,28 @@ def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
 def ui(world, tmp_path_factory):
     port = _free_port()
     log = tmp_path_factory.mktemp("ui") / "ui.log"
-    proc = subprocess.Popen(
+    with started(
         [sys.executable, "-m", "orchestration.ui", "--port", str(port)],
+        log_path=log,
         cwd=PROJECT_ROOT,
         env={**os.environ, **world.env(), "PYTHONPATH": str(PROJECT_ROOT)},
-        stdout=open(log, "w"),  # noqa: SIM115 (closed with the process)
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    proc.log_path = log
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()[-5000:]
-        try:
-            data = _graphql(port, "{ assetNodes { assetKey { path } } }")
-            if data["assetNodes"]:
-                break
-        except (OSError, AssertionError):
-            pass
-        time.sleep(2)
-    else:
-        proc.kill()
-        pytest.fail("the Dagster webserver did not answer within 240 s")
-    yield port, proc
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=60)
+        stop_signal=signal.SIGINT,  # what Ctrl-C sends; it stops the webserver and the daemon
+        grace=60,
+    ) as proc:
+
+        def answers():
+            proc.assert_running()
+            return _graphql(port, "{ assetNodes { assetKey { path } } }")["assetNodes"]
+
+        wait_until(
+            answers,
+            timeout=UI_START_SECONDS,
+            interval=2,
+            what="the Dagster webserver to list the assets",
+            details=proc.log_tail,
+            ignore=(OSError, ValueError, KeyError, AssertionError),
+        )
+        yield port, proc
 
 
 def test_graphql_lists_every_asset(ui):
@@ -97,7 +101,7 @@ mutation($params: ExecutionParams!) {
 
 
 def test_a_run_launched_through_graphql_succeeds(ui, world):
-    port, _ = ui
+    port, proc = ui
     workspace = _graphql(
         port,
         "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }",
@@ -115,18 +119,23 @@ def test_a_run_launched_through_graphql_succeeds(ui, world):
     launched = _graphql(port, LAUNCH, {"params": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     run_id = launched["run"]["runId"]
-    status = None
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
+
+    def finished():
         status = _graphql(
             port,
             "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }",
             {"id": run_id},
         )["runOrError"]["status"]
-        if status in ("SUCCESS", "FAILURE", "CANCELED"):
-            break
-        time.sleep(2)
-    assert status == "SUCCESS"
+        return status if status in ("SUCCESS", "FAILURE", "CANCELED") else None
+
+    status = wait_until(
+        finished,
+        timeout=RUN_SECONDS,
+        interval=2,
+        what=f"run {run_id} to finish",
+        details=proc.log_tail,
+    )
+    assert status == "SUCCESS", proc.log_tail()
     with psycopg.connect(world.warehouse_url) as conn, psycopg.connect(world.source_url) as src:
         for table in ("retailers", "brands"):
             expected = src.execute(f"select count(*) from public.{table}").fetchone()[0]  # noqa: S608
@@ -153,5 +162,7 @@ def test_ctrl_c_stops_both_processes(ui):
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
-    left = subprocess.run(["pgrep", "-f", "--", f"-p {port} "], capture_output=True, text=True)
+    left = subprocess.run(
+        ["pgrep", "-f", "--", f"-p {port} "], capture_output=True, text=True, timeout=30
+    )
     assert left.stdout.strip() == ""

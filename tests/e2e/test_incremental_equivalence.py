@@ -11,7 +11,8 @@ from simulator import advance
 from tests.dbt_runner import run_dbt
 from tests.pii import known_pii_from_source, scan_marts
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+# 342 s measured at load ≈ 8 on 2 cores (full refresh, advance, incremental, full refresh)
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
 def mart_checksums(warehouse_url: str) -> dict[str, tuple[int, str]]:

@@ -46,7 +46,14 @@ from tests.fixtures.handbuilt import (
 )
 from tests.pii import KnownPII, scan_marts
 
-pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
+# The module's pipeline fixture (two ingestions, dbt builds) took 111 s at load ≈ 8 on 2 cores,
+# timed with whichever test runs first.
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.timeout(500),
+]
 
 
 @dataclass

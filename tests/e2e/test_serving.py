@@ -13,7 +13,9 @@ from sqlalchemy.engine import make_url
 from tests.conftest import EXTERNAL_SERVER
 from tests.pii import known_pii_from_source, scan_marts
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+# The module's fixture runs a whole full refresh (≈ 250 s at load ≈ 8 on 2 cores, as in
+# test_orchestration), timed with whichever test runs first.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 PASSWORD = "test-" + uuid.uuid4().hex[:12]
 

@@ -44,7 +44,7 @@ def test_embedded_server_listens_on_tcp_and_keeps_data_across_restart(scratch_di
     cli = [sys.executable, "-m", "crownsync.warehouse"]
     try:
         started = subprocess.run(
-            [*cli, "start"], env=env, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=180
+            [*cli, "start"], env=env, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300
         )
         assert started.returncode == 0, started.stderr
         assert "crownsync_warehouse" in started.stdout
@@ -66,16 +66,14 @@ def test_embedded_server_listens_on_tcp_and_keeps_data_across_restart(scratch_di
         assert str(superuser_password_file(data_dir)) in status.stdout
         assert password not in status.stdout
 
-        assert (
-            subprocess.run([*cli, "stop"], env=env, cwd=PROJECT_ROOT, timeout=180).returncode == 0
-        )
+        stopped = subprocess.run([*cli, "stop"], env=env, cwd=PROJECT_ROOT, timeout=120)
+        assert stopped.returncode == 0
         assert not embedded.status(data_dir, port).running
         with pytest.raises(psycopg.OperationalError):
             psycopg.connect(url, connect_timeout=2)
 
-        assert (
-            subprocess.run([*cli, "start"], env=env, cwd=PROJECT_ROOT, timeout=180).returncode == 0
-        )
+        restarted = subprocess.run([*cli, "start"], env=env, cwd=PROJECT_ROOT, timeout=300)
+        assert restarted.returncode == 0
         with psycopg.connect(url) as conn:
             assert conn.execute("select n from kept").fetchall() == [(42,)]
     finally:
@@ -86,7 +84,7 @@ def _pg15_bindir() -> Path | None:
     try:
         bindir = Path(
             subprocess.run(
-                ["pg_config", "--bindir"], capture_output=True, text=True, check=True
+                ["pg_config", "--bindir"], capture_output=True, text=True, check=True, timeout=30
             ).stdout.strip()
         )
     except (OSError, subprocess.CalledProcessError):
@@ -94,7 +92,7 @@ def _pg15_bindir() -> Path | None:
     if not (bindir / "postgres").exists() or not (bindir / "initdb").exists():
         return None
     version = subprocess.run(
-        [str(bindir / "postgres"), "--version"], capture_output=True, text=True
+        [str(bindir / "postgres"), "--version"], capture_output=True, text=True, timeout=30
     ).stdout
     return bindir if " 15." in version else None
 
@@ -129,6 +127,7 @@ def pg15_server(scratch_dir):
         ],
         check=True,
         capture_output=True,
+        timeout=300,
         **run_as,
     )
     subprocess.run(
@@ -145,12 +144,14 @@ def pg15_server(scratch_dir):
         ],
         check=True,
         capture_output=True,
+        timeout=300,
         **run_as,
     )
     yield f"postgresql://postgres@127.0.0.1:{port}"
     subprocess.run(
         [str(bindir / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"],
         capture_output=True,
+        timeout=120,
         **run_as,
     )
 
@@ -176,6 +177,7 @@ def test_database_url_is_honoured_on_another_server(pg15_server, tmp_path):
         capture_output=True,
         text=True,
         cwd=PROJECT_ROOT,
+        timeout=300,
     )
     assert started.returncode == 0, started.stderr
     assert "DATABASE_URL is set" in started.stdout
@@ -185,6 +187,7 @@ def test_database_url_is_honoured_on_another_server(pg15_server, tmp_path):
         capture_output=True,
         text=True,
         cwd=PROJECT_ROOT,
+        timeout=300,
     )
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
     with psycopg.connect(f"{server}/wh_on_15") as conn:
@@ -199,5 +202,6 @@ def test_database_url_is_honoured_on_another_server(pg15_server, tmp_path):
         capture_output=True,
         text=True,
         cwd=PROJECT_ROOT,
+        timeout=300,
     )
     assert refused.returncode == 2 and "read-only" in refused.stderr

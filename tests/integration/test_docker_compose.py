@@ -12,10 +12,14 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from crownsync.settings import PROJECT_ROOT
-from tests.system_packages import require_tool
+from tests.system_packages import INSTALL_SECONDS, require_tool
+
+# whichever test runs first may apt-get install docker-compose (never interrupted half-way)
+pytestmark = pytest.mark.timeout(INSTALL_SECONDS + 300)
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 REQUIRED = {

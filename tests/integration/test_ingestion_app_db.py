@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
-import time
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from crownsync.settings import PROJECT_ROOT
 from ingestion.api import APP_TABLES, ingest_app_db, ingest_app_table
-from tests.fixtures.tiny_source import build_tiny_source, count
+from tests.fixtures.tiny_source import build_tiny_source, count, rows_copied_in
+from tests.processes import started, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -182,8 +182,9 @@ def test_schema_drift_extra_kept_missing_is_a_clear_error(source_and_warehouse):
     assert failed[0][0] == "failed" and "budget_spent" in failed[0][1]
 
 
-def _ingest_subprocess(source: str, warehouse: str, table: str) -> subprocess.Popen:
-    return subprocess.Popen(
+def _ingest_subprocess(source: str, warehouse: str, table: str, log_path: Path):
+    """``python -m ingestion app-db`` in a child process, stopped and reaped on exit."""
+    return started(
         [
             sys.executable,
             "-m",
@@ -196,35 +197,37 @@ def _ingest_subprocess(source: str, warehouse: str, table: str) -> subprocess.Po
             "--source-url",
             source,
         ],
+        log_path=log_path,
         cwd=PROJECT_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
     )
 
 
+def _load_statuses(warehouse: str, target: str) -> list[tuple]:
+    return _rows(
+        warehouse, "select status from raw._loads where target = %s order by load_id", (target,)
+    )
+
+
 @pytest.mark.slow
-def test_kill_9_mid_load_then_rerun_gives_exact_counts(make_database):
+def test_kill_9_mid_load_then_rerun_gives_exact_counts(make_database, tmp_path):
     source, warehouse = make_database("src"), make_database("wh")
     build_tiny_source(source, n_sends=300_000)
-    proc = _ingest_subprocess(source, warehouse, "email_sends")
-    # wait until the load is under way (its 'running' row is committed before the COPY)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if count(
-                warehouse,
-                "select count(*) from raw._loads where target = 'email_sends' and status = 'running'",
-            ):
-                break
-        except psycopg.Error:
-            pass
-        time.sleep(0.02)
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    with _ingest_subprocess(source, warehouse, "email_sends", tmp_path / "ingest.log") as proc:
+        # under way: its 'running' row is committed and the COPY into raw has rows in it
+        wait_until(
+            lambda: proc.assert_running() or rows_copied_in(warehouse),
+            timeout=120,
+            what="the email_sends load to be mid-COPY",
+            details=proc.log_tail,
+            ignore=(psycopg.Error,),
+        )
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
+    assert _load_statuses(warehouse, "email_sends") == [("running",)], (
+        "the load finished before the kill: the test did not kill it mid-load"
+    )
     # nothing half-written: the table (created in the load's transaction) is not even there
     if count(warehouse, "select (to_regclass('raw.email_sends') is not null)::int"):
         assert count(warehouse, "select count(*) from raw.email_sends") == 0
@@ -237,22 +240,21 @@ def test_kill_9_mid_load_then_rerun_gives_exact_counts(make_database):
     assert result.rows_inserted == 300_000
     assert count(warehouse, "select count(*) from raw.email_sends") == 300_000
     assert count(warehouse, "select count(distinct send_id) from raw.email_sends") == 300_000
-    statuses = _rows(
-        warehouse, "select status from raw._loads where target = 'email_sends' order by load_id"
-    )
-    assert statuses == [("abandoned",), ("succeeded",)]
+    assert _load_statuses(warehouse, "email_sends") == [("abandoned",), ("succeeded",)]
 
 
 @pytest.mark.slow
-def test_two_concurrent_runs_do_not_corrupt(make_database):
+def test_two_concurrent_runs_do_not_corrupt(make_database, tmp_path):
     source, warehouse = make_database("src"), make_database("wh")
     build_tiny_source(source, n_sends=50_000)
-    first = _ingest_subprocess(source, warehouse, "email_sends,retailers")
-    second = _ingest_subprocess(source, warehouse, "email_sends,retailers")
-    out1, _ = first.communicate(timeout=120)
-    out2, _ = second.communicate(timeout=120)
-    assert first.returncode == 0, out1
-    assert second.returncode == 0, out2
+    with (
+        _ingest_subprocess(source, warehouse, "email_sends,retailers", tmp_path / "1.log") as first,
+        _ingest_subprocess(
+            source, warehouse, "email_sends,retailers", tmp_path / "2.log"
+        ) as second,
+    ):
+        assert first.wait(timeout=180) == 0, first.log_tail()
+        assert second.wait(timeout=180) == 0, second.log_tail()
     assert count(warehouse, "select count(*) from raw.email_sends") == 50_000
     assert count(warehouse, "select count(distinct send_id) from raw.email_sends") == 50_000
     assert count(warehouse, "select count(*) from raw.retailers") == 10

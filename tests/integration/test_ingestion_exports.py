@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from crownsync.settings import PROJECT_ROOT
 from ingestion.api import ingest_export, ingest_exports
+from tests.fixtures.tiny_source import end_sessions, rows_copied_in
+from tests.processes import started, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -304,14 +309,10 @@ def test_multiline_quoted_csv_field_is_one_row(make_database, landing_dir):
 
 
 @pytest.mark.slow
-def test_kill_9_mid_file_leaves_nothing_and_rerun_loads_it_once(make_database, landing_dir):
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from crownsync.settings import PROJECT_ROOT
-
+@pytest.mark.timeout(200)  # 38 s at load ≈ 8 on 2 cores
+def test_kill_9_mid_file_leaves_nothing_and_rerun_loads_it_once(
+    make_database, landing_dir, tmp_path
+):
     warehouse = make_database("wh")
     lines = [
         f"O{n},1,{RETAILER},2026-10-01T10:00:00Z,M-1,1,10.00,USD,paid\n" for n in range(150_000)
@@ -322,7 +323,7 @@ def test_kill_9_mid_file_leaves_nothing_and_rerun_loads_it_once(make_database, l
         + "".join(lines),
         day=1,
     )
-    proc = subprocess.Popen(
+    with started(
         [
             sys.executable,
             "-m",
@@ -335,27 +336,31 @@ def test_kill_9_mid_file_leaves_nothing_and_rerun_loads_it_once(make_database, l
             "--landing-dir",
             str(landing_dir),
         ],
+        log_path=tmp_path / "exports.log",
         cwd=PROJECT_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            running = _rows(warehouse, "select count(*) from raw._loads where status = 'running'")
-            if running[0][0]:
-                break
-        except psycopg.Error:
-            pass
-        time.sleep(0.02)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    ) as proc:
+        # under way: its 'running' row is committed and the COPY into raw.orders has rows in it
+        wait_until(
+            lambda: proc.assert_running() or rows_copied_in(warehouse),
+            timeout=120,
+            what="the orders file to be mid-COPY",
+            details=proc.log_tail,
+            ignore=(psycopg.Error,),
+        )
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
+    assert _rows(warehouse, "select status from raw._loads order by load_id") == [("running",)], (
+        "the load finished before the kill: the test did not kill it mid-file"
+    )
     assert _rows(warehouse, "select count(*) from raw._files")[0][0] == 0
     assert _rows(warehouse, "select count(*) from raw.orders")[0][0] == 0
 
-    [result] = ingest_export("orders", warehouse_url=warehouse, landing_dir=landing_dir)
+    try:
+        [result] = ingest_export("orders", warehouse_url=warehouse, landing_dir=landing_dir)
+    except BaseException:  # a failure or a pytest-timeout: the server keeps running the query
+        end_sessions(warehouse)
+        raise
     assert (result.status, result.rows_loaded) == ("loaded", 150_000)
     assert _rows(warehouse, "select count(*), count(distinct order_id) from raw.orders") == [
         (150_000, 150_000)

@@ -18,7 +18,11 @@ BIN = Path(sys.executable).parent
 def test_ruff_check_and_format():
     paths = ["crownsync", "ingestion", "orchestration", "serving", "simulator", "bench", "tests"]
     check = subprocess.run(
-        [str(BIN / "ruff"), "check", *paths], cwd=PROJECT_ROOT, capture_output=True, text=True
+        [str(BIN / "ruff"), "check", *paths],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert check.returncode == 0, check.stdout
     fmt = subprocess.run(
@@ -26,11 +30,14 @@ def test_ruff_check_and_format():
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
+        timeout=120,
     )
     assert fmt.returncode == 0, fmt.stdout
 
 
 @pytest.mark.integration
+# 149 s at load ≈ 8; above the 600 s bound of the sqlfluff run, which then quotes its output
+@pytest.mark.timeout(720)
 def test_sqlfluff_is_clean_on_the_dbt_project(make_database):
     # the dbt templater compiles every model, and is_incremental() asks the database
     warehouse = make_database("lint")
