@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 
 from ingestion.app_db.extract import SchemaContractError, TableLoadResult, load_table
-from ingestion.db.access import bootstrap_warehouse, connect_warehouse
+from ingestion.db.access import LockWaitTimeout, bootstrap_warehouse, connect_warehouse
 from ingestion.loader.bookkeeping import ensure_raw_schema
 from ingestion.manifest import TableSpec, load_manifest
 from ingestion.platform_exports.feeds import FEEDS
@@ -120,7 +120,7 @@ def ingest_app_db(
                     check_deletes=check_deletes,
                 )
             )
-        except (SchemaContractError, KeyError, psycopg.Error) as err:
+        except (SchemaContractError, KeyError, LockWaitTimeout, psycopg.Error) as err:
             log.error("app_db.%s: FAILED: %s", table, err)
             report.errors[f"app_db.{table}"] = str(err)
     return report
@@ -139,7 +139,7 @@ def ingest_exports(
             report.files.extend(
                 ingest_export(export, warehouse_url=warehouse_url, landing_dir=landing_dir)
             )
-        except (KeyError, psycopg.Error, OSError) as err:
+        except (KeyError, LockWaitTimeout, psycopg.Error, OSError) as err:
             log.error("exports.%s: FAILED: %s", export, err)
             report.errors[f"exports.{export}"] = str(err)
     return report

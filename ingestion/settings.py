@@ -55,6 +55,26 @@ class Settings(BaseSettings):
     ingest_lookback_minutes: int = Field(
         default=60, description="Incremental extraction re-reads this far behind the watermark."
     )
+    # -- bounded waits (docs/reliability.md) ------------------------------------------------
+    ingest_lock_wait_seconds: int = Field(
+        default=600,
+        description="How long a load waits for another load of the same table/export, then fails.",
+    )
+    statement_timeout_seconds: int = Field(
+        default=3600,
+        description="statement_timeout of the pipeline's warehouse sessions (ingestion, dbt, serving); 0 = none.",
+    )
+    lock_timeout_seconds: int = Field(
+        default=300,
+        description="lock_timeout of the pipeline's warehouse sessions: a table lock wait fails after this.",
+    )
+    idle_in_transaction_timeout_seconds: int = Field(
+        default=600,
+        description="idle_in_transaction_session_timeout of the pipeline's warehouse sessions.",
+    )
+    connect_timeout_seconds: int = Field(
+        default=10, description="How long opening a database connection may take."
+    )
 
     # -- derived -------------------------------------------------------------------------
 
@@ -90,6 +110,18 @@ class Settings(BaseSettings):
     def landing_path(self) -> Path:
         return self.landing_dir or PROJECT_ROOT / ".warehouse" / "landing"
 
+    def session_timeouts(self) -> dict[str, str]:
+        """The GUCs that bound every wait of a pipeline session on the warehouse."""
+        return {
+            "statement_timeout": f"{self.statement_timeout_seconds}s",
+            "lock_timeout": f"{self.lock_timeout_seconds}s",
+            "idle_in_transaction_session_timeout": f"{self.idle_in_transaction_timeout_seconds}s",
+        }
+
+    def pgoptions(self) -> str:
+        """``PGOPTIONS`` for tools that open their own sessions (dbt): the same bounds."""
+        return " ".join(f"-c {name}={value}" for name, value in self.session_timeouts().items())
+
 
 def dbt_env(settings: Settings) -> dict[str, str]:
     """Connection settings for dbt, derived from the one warehouse URL.
@@ -107,6 +139,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "DBT_PG_DBNAME": url.database or "",
         "DBT_PG_SSLMODE": str(url.query.get("sslmode", "prefer")),
         "DBT_PG_ROLE": settings.warehouse_owner_role,
+        "PGOPTIONS": settings.pgoptions(),
     }
 
 

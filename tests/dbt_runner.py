@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from ingestion.settings import PROJECT_ROOT
+from ingestion.settings import PROJECT_ROOT, get_settings
 
 DBT = Path(sys.executable).parent / "dbt"
 
@@ -25,6 +25,7 @@ def dbt_env_for(warehouse_url: str) -> dict[str, str]:
         "DBT_PG_DBNAME": url.database or "",
         "DBT_PROFILES_DIR": str(PROJECT_ROOT),
         "DBT_PG_ROLE": "warehouse_owner",
+        "PGOPTIONS": get_settings().pgoptions(),
     }
 
 

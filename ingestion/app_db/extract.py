@@ -27,7 +27,7 @@ from datetime import timedelta
 import psycopg
 from psycopg import sql
 
-from ingestion.db.access import connect_warehouse
+from ingestion.db.access import connect_source, connect_warehouse
 from ingestion.failpoints import failpoint
 from ingestion.loader.bookkeeping import (
     abandon_stale_loads,
@@ -353,9 +353,7 @@ def _load(
 ) -> None:
     load_id = result.load_id
     with (
-        psycopg.connect(
-            source_url, autocommit=True, application_name="crownsync-ingestion"
-        ) as source,
+        connect_source(source_url, autocommit=True) as source,
         connect_warehouse(warehouse_url) as conn,
     ):
         source.execute("begin isolation level repeatable read read only")

@@ -1,42 +1,149 @@
-"""Connections that build as ``warehouse_owner``, and the warehouse bootstrap.
+"""Connections that build as ``warehouse_owner``, with bounded waits, and the bootstrap.
 
 Whatever user ``DATABASE_URL`` names (the embedded server's superuser by default), the
 pipeline switches to the role ``warehouse_owner`` (``WAREHOUSE_OWNER_ROLE``; empty = stay
 as the connecting user), so that role owns every schema and table it builds.
+
+Every session the pipeline opens is bounded (docs/reliability.md):
+
+- ``connect_timeout`` and TCP keepalives, so a dead peer is noticed by both sides;
+- on the warehouse: ``statement_timeout``, ``lock_timeout`` and
+  ``idle_in_transaction_session_timeout`` from the settings, and — on PostgreSQL 14 and
+  newer — ``client_connection_check_interval``, so a backend whose client was killed stops
+  within seconds even while it runs a long statement or waits for a lock, and releases what
+  it holds instead of blocking the next run.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from ingestion.settings import get_settings
+from ingestion.settings import Settings, get_settings
+
+log = logging.getLogger("ingestion")
 
 BOOTSTRAP_SQL = Path(__file__).with_name("bootstrap.sql")
+BOOTSTRAP_LOCK = (0x43725379 - (1 << 31), 1)
+CLIENT_CHECK_INTERVAL = "5s"
 
 
 def owner_role() -> str:
     return get_settings().warehouse_owner_role
 
 
+def _transport_options(settings: Settings) -> dict[str, object]:
+    return {
+        "connect_timeout": settings.connect_timeout_seconds,
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+    }
+
+
+def _bound_session(conn: psycopg.Connection, settings: Settings) -> None:
+    values = settings.session_timeouts()
+    if conn.info.server_version >= 140000:
+        values["client_connection_check_interval"] = CLIENT_CHECK_INTERVAL
+    for name, value in values.items():
+        conn.execute("select set_config(%s, %s, false)", (name, value))
+
+
 def connect_warehouse(url: str, **kwargs) -> psycopg.Connection:
-    """A warehouse connection acting as the owner role (when one is configured)."""
+    """A bounded warehouse connection acting as the owner role (when one is configured)."""
+    settings = get_settings()
     kwargs.setdefault("application_name", "crownsync-ingestion")
-    conn = psycopg.connect(url, **kwargs)
-    role = owner_role()
-    if role:
-        conn.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
+    conn = psycopg.connect(url, **{**_transport_options(settings), **kwargs})
+    try:
+        _bound_session(conn, settings)
+        role = settings.warehouse_owner_role
+        if role:
+            conn.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
         if not conn.autocommit:
             conn.commit()
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def connect_source(url: str, **kwargs) -> psycopg.Connection:
+    """A connection to a source database: bounded connect and keepalives, nothing else set.
+
+    The source belongs to the app team; we only read it and change none of its settings.
+    """
+    kwargs.setdefault("application_name", "crownsync-ingestion")
+    return psycopg.connect(url, **{**_transport_options(get_settings()), **kwargs})
+
+
+def take_xact_lock(
+    conn: psycopg.Connection,
+    key: tuple[int, int],
+    *,
+    what: str,
+    wait_seconds: float,
+    on_wait=None,
+) -> None:
+    """Take a transaction-scoped advisory lock, waiting at most ``wait_seconds``.
+
+    Polls ``pg_try_advisory_xact_lock`` with backoff (never a blocking lock call, so the
+    wait has a bound whatever the server settings). ``on_wait(waited, remaining)`` is called
+    before each pause so the caller can say who holds the lock. Raises
+    :class:`LockWaitTimeout` when the time is up.
+    """
+    deadline = time.monotonic() + wait_seconds
+    pause = 0.05
+    while True:
+        if conn.execute("select pg_try_advisory_xact_lock(%s, %s)", key).fetchone()[0]:
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise LockWaitTimeout(f"{what}: gave up after {wait_seconds:.0f} s waiting for a lock")
+        if on_wait is not None:
+            on_wait(wait_seconds - remaining, remaining)
+        time.sleep(min(pause, remaining))
+        pause = min(pause * 2, 2.0)
+
+
+class LockWaitTimeout(RuntimeError):
+    """Another session held a lock longer than we are allowed to wait."""
 
 
 def bootstrap_warehouse(url: str) -> None:
     """Roles, schemas and ownership (idempotent). Needs CREATEROLE the first time."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        lock = (0x43725379 - (1 << 31), 1)
+    settings = get_settings()
+    with psycopg.connect(url, autocommit=True, **_transport_options(settings)) as conn:
+        _bound_session(conn, settings)
         with conn.transaction():
-            conn.execute("select pg_advisory_xact_lock(%s, %s)", lock)
+            take_xact_lock(
+                conn,
+                BOOTSTRAP_LOCK,
+                what="warehouse bootstrap (roles and schemas)",
+                wait_seconds=settings.ingest_lock_wait_seconds,
+            )
             conn.execute(BOOTSTRAP_SQL.read_text())
+            _check_clients_by_default(conn)
+
+
+def _check_clients_by_default(conn: psycopg.Connection) -> None:
+    """Every session on the warehouse (dbt's and BI tools' too) notices a dead client.
+
+    A database default, so tools that open their own sessions get it; needs the database
+    owner or a superuser — without that, only the pipeline's own sessions have it.
+    """
+    if conn.info.server_version < 140000:
+        return
+    try:
+        with conn.transaction():
+            conn.execute(
+                sql.SQL("alter database {} set client_connection_check_interval = {}").format(
+                    sql.Identifier(conn.info.dbname), sql.Literal(CLIENT_CHECK_INTERVAL)
+                )
+            )
+    except psycopg.errors.InsufficientPrivilege:
+        log.info("not the database owner: client_connection_check_interval set per session only")

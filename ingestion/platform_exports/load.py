@@ -307,6 +307,7 @@ def load_file(
         "update raw._files set rows_loaded = %s, rows_rejected = %s where file_id = %s",
         (result.rows_loaded, result.rows_rejected, file_id),
     )
+    _analyze_if_stale(conn, feed, result.rows_loaded)
     _refresh_current(conn, feed, file_id)
     failpoint("export.current_refreshed")
     return result
@@ -316,6 +317,24 @@ class _Rejected(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+def _analyze_if_stale(conn: psycopg.Connection, feed: Feed, rows_added: int) -> None:
+    """Refresh the planner's statistics when this file outgrew what they say.
+
+    Root cause of a hang seen after a loader was killed mid-file: autovacuum cleaned the
+    rolled-back rows and left ``raw.<export>`` at ``reltuples = 0`` with its pages still
+    allocated. The next load put 150 k rows into it inside one transaction, the planner
+    read "0 rows per page", chose a nested loop for :func:`_refresh_current`'s self-join,
+    and the statement ran for hours (150 k x 150 k). ANALYZE inside the transaction counts
+    the transaction's own rows, so the plan fits the data again.
+    """
+    estimate = conn.execute(
+        "select greatest(reltuples, 0) from pg_class where oid = to_regclass(%s)",
+        (f"raw.{feed.name}",),
+    ).fetchone()[0]
+    if rows_added >= 1000 and rows_added > 0.2 * estimate:
+        conn.execute(sql.SQL("analyze {}").format(qualified(feed.name)))
 
 
 def _refresh_current(conn: psycopg.Connection, feed: Feed, file_id: int) -> None:

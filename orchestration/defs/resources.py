@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import psycopg
 
-from ingestion.db.access import connect_warehouse
+from ingestion.db.access import connect_source, connect_warehouse
 from ingestion.settings import get_settings, libpq_url
 
 
@@ -38,7 +38,7 @@ class WarehouseResource(dg.ConfigurableResource):
         return connect_warehouse(self.url, application_name="crownsync-dagster", **kwargs)
 
     def connect_source(self) -> psycopg.Connection:
-        conn = psycopg.connect(
+        conn = connect_source(
             self.source_url, application_name="crownsync-dagster", autocommit=True
         )
         conn.execute("set default_transaction_read_only = on")

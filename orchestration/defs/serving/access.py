@@ -21,8 +21,27 @@ ACCESS_SQL = Path(__file__).with_name("access.sql")
 READER_PASSWORD_ENV = {"analyst": "ANALYST_PASSWORD", "bi_reader": "BI_READER_PASSWORD"}
 
 
+class ServingLockTimeout(RuntimeError):
+    """The marts could not be locked for publishing within the session's lock_timeout."""
+
+
 def apply_access(conn: psycopg.Connection) -> int:
-    """Re-apply policies and grants on every mart; returns how many marts were published."""
+    """Re-apply policies and grants on every mart; returns how many marts were published.
+
+    One transaction: on a lock timeout nothing changes and the previous grants stand.
+    """
+    try:
+        return _apply_access(conn)
+    except psycopg.errors.LockNotAvailable as err:
+        waited = conn.execute("show lock_timeout").fetchone()[0]
+        raise ServingLockTimeout(
+            f"serving: could not lock the marts within {waited} (LOCK_TIMEOUT_SECONDS): a long "
+            f"reader query or another build holds them. Nothing was published; readers keep "
+            f"the previous grants. ({err.diag.message_primary})"
+        ) from None
+
+
+def _apply_access(conn: psycopg.Connection) -> int:
     with conn.transaction():
         conn.execute(ACCESS_SQL.read_text())
         # managing roles needs the connecting user's CREATEROLE, not warehouse_owner's rights
