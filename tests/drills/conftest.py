@@ -190,9 +190,9 @@ def finish(proc: subprocess.Popen, timeout: float = SUBPROCESS_TIMEOUT) -> Finis
     """Wait for ``proc`` (bounded); on timeout kill it and fail with its output."""
     try:
         out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as exc:
+        out = exc.output or ""
         reap(proc)
-        out = proc.stdout.read() if proc.stdout and not proc.stdout.closed else ""
         raise AssertionError(f"{proc.args!r} still running after {timeout}s:\n{out}") from None
     return Finished(proc.returncode, out or "")
 
@@ -220,24 +220,35 @@ def run(
         reap(proc)
 
 
-def run_forked_cli(
-    argv: list[str], env: dict[str, str], timeout: float = SUBPROCESS_TIMEOUT
-) -> Finished:
+class ForkedCli:
     """``python -m ingestion <argv>`` in a forked child of this (already warm) interpreter.
 
-    A real process with its own connections, killed for real by its failpoint: only the
-    2–5 s interpreter start and imports of a fresh ``python -m ingestion`` are skipped, which
-    is what lets ~40 kill points fit the suite's time budget.
+    A real process with its own connections, stopped and killed for real: only the 2–5 s
+    interpreter start and imports of a fresh ``python -m ingestion`` are skipped, which is
+    what lets ~50 kill points fit the suite's time budget. Quacks like ``subprocess.Popen``
+    for :func:`finish` and :func:`reap` (pid, poll, wait, communicate, stdout).
     """
-    import logging
-    import select
 
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: never returns into pytest
+    def __init__(self, argv: list[str], env: dict[str, str]):
+        self.args = ["python", "-m", "ingestion", *argv]
+        self.returncode: int | None = None
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child never returns into pytest
+            os.close(read_fd)
+            self._child(argv, env, write_fd)
+        os.close(write_fd)
+        self.pid = pid
+        self.stdout = os.fdopen(read_fd, "r", errors="replace")
+        self.stderr = None
+
+    @staticmethod
+    def _child(argv: list[str], env: dict[str, str], write_fd: int) -> None:
+        import logging
+
         code = 1
         try:
-            os.close(read_fd)
+            os.setsid()
             os.dup2(write_fd, 1)
             os.dup2(write_fd, 2)
             sys.stdout = os.fdopen(1, "w", buffering=1)
@@ -267,38 +278,65 @@ def run_forked_cli(
                 sys.stderr.flush()
             finally:
                 os._exit(code)
-    os.close(write_fd)
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + timeout
-    status = None
-    try:
-        while True:
-            ready, _, _ = select.select([read_fd], [], [], 0.05)
-            if ready:
-                data = os.read(read_fd, 65536)
-                if data:
-                    chunks.append(data)
-                    continue
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"forked `python -m ingestion {' '.join(argv)}` still running after "
-                    f"{timeout}s:\n{b''.join(chunks).decode(errors='replace')[-3000:]}"
-                )
-        while data := os.read(read_fd, 65536):
-            chunks.append(data)
-    finally:
-        if status is None:
+
+    def _set(self, status: int) -> int:
+        self.returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        return self.returncode
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
             try:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-            except (ProcessLookupError, ChildProcessError):
-                pass
-        os.close(read_fd)
-    returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-    return Finished(returncode, b"".join(chunks).decode(errors="replace"))
+                done, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                return self.returncode
+            if done:
+                self._set(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(self.args, timeout)
+            time.sleep(0.01)
+        return self.returncode
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, None]:
+        import select
+
+        chunks: list[str] = []
+        deadline = None if timeout is None else time.monotonic() + timeout
+        fd = self.stdout.fileno()
+        while True:
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if ready:
+                data = os.read(fd, 65536)
+                if data:
+                    chunks.append(data.decode(errors="replace"))
+                    continue
+                self.wait(timeout=30)
+                break
+            if self.poll() is not None:
+                while data := os.read(fd, 65536):
+                    chunks.append(data.decode(errors="replace"))
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(self.args, timeout, output="".join(chunks))
+        return "".join(chunks), None
+
+
+def start_forked(argv: list[str], env: dict[str, str] | None = None) -> ForkedCli:
+    return ForkedCli(argv, env or cli_env())
+
+
+def run_forked_cli(
+    argv: list[str], env: dict[str, str], timeout: float = SUBPROCESS_TIMEOUT
+) -> Finished:
+    proc = start_forked(argv, env)
+    try:
+        return finish(proc, timeout)
+    finally:
+        reap(proc)
 
 
 def backends(url: str, like: str, application_name: str = "crownsync-ingestion") -> list[tuple]:
