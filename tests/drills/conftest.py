@@ -355,7 +355,7 @@ def database_backends(url: str) -> int:
         scalar(
             url,
             "select count(*) from pg_stat_activity where datname = current_database() "
-            "and pid <> pg_backend_pid()",
+            "and pid <> pg_backend_pid() and backend_type = 'client backend'",
         )
     )
 
@@ -396,3 +396,77 @@ def kill_and_wait(proc: subprocess.Popen) -> None:
 
 def repo_path(*parts: str) -> Path:
     return PROJECT_ROOT.joinpath(*parts)
+
+
+# --- a dedicated server for the restart drills -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class DedicatedServer:
+    data_dir: Path
+    port: int
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, prefix: str) -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        return self.url(name)
+
+    def restart_immediate(self) -> float:
+        """``pg_ctl restart -m immediate`` (a crash: no checkpoint, clients cut); seconds."""
+        from ingestion.db import embedded
+
+        began = time.monotonic()
+        result = embedded._run_as_service(
+            [
+                str(embedded.bin_path("pg_ctl")),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.data_dir / "server.log"),
+                "-m",
+                "immediate",
+                "-w",
+                "-t",
+                "60",
+                "restart",
+            ],
+            timeout=120,
+        )
+        assert result.returncode == 0, f"pg_ctl restart failed: {result.stdout}{result.stderr}"
+        wait_for(lambda: scalar(self.url(), "select 1"), "the restarted server", 60)
+        return time.monotonic() - began
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def dedicated_server() -> Iterator[DedicatedServer]:
+    """An embedded server of its own (restarted by drills), stopped and deleted at the end."""
+    from tests.conftest import EXTERNAL_SERVER
+
+    if EXTERNAL_SERVER:
+        pytest.skip("DATABASE_URL is set: the restart drills never restart a user's server")
+    import shutil
+
+    from ingestion.db import embedded
+
+    port = _free_port()
+    data_dir = PROJECT_ROOT / ".warehouse" / f"drill-pgdata-{port}"
+    embedded.start(data_dir, port)
+    try:
+        yield DedicatedServer(data_dir, port)
+    finally:
+        try:
+            embedded.stop(data_dir, port)
+        finally:
+            shutil.rmtree(data_dir, ignore_errors=True)
