@@ -4,6 +4,7 @@ whole ingestions at once. Readers are a real ``bi_reader`` login.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import uuid
@@ -106,7 +107,7 @@ def test_kill_dbt_while_it_builds_a_model(built, drill):
         )
         drill["killed_in"] = query[:120]
         kill_dbt(proc)
-        blocker.rollback()
+        blocker.close()  # the reader ends its query: the swap could proceed, for a dead client
         wait_for(lambda: no_other_backends(url), "dbt's sessions to end after the kill", 60)
     finally:
         blocker.close()
@@ -189,7 +190,7 @@ def test_two_dbt_runs_at_once(built, drill):
 
 RAW_COUNTS = """
 select c.relname, (xpath('/row/n/text()',
-        query_to_xml(format('select count(*) as n from raw.%I', c.relname), false, true, '')))[1]::text::bigint
+        query_to_xml(format('select count(*) as n from raw.%%I', c.relname), false, true, '')))[1]::text::bigint
   from pg_class c join pg_namespace n on n.oid = c.relnamespace
  where n.nspname = 'raw' and c.relkind = 'r' and c.relname <> '_loads'
  order by 1
@@ -226,3 +227,72 @@ def test_two_whole_ingestions_at_once(built, make_database, drill):
     ) == [(0,)]
     assert rows(warehouse, "select count(*) from raw._loads where status <> 'succeeded'") == [(0,)]
     drill["rows_lost_or_doubled"] = 0
+
+
+def copy_warehouse(source_url: str, target_url: str) -> None:
+    """pg_dump | psql of a built warehouse onto another server, then the bootstrap (owners)."""
+    import subprocess
+
+    from ingestion.db import embedded
+    from ingestion.db.access import bootstrap_warehouse
+
+    dump = subprocess.run(
+        [str(embedded.bin_path("pg_dump")), "--no-owner", "--no-privileges", "-d", source_url],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    subprocess.run(
+        [str(embedded.bin_path("psql")), "-q", "-X", "-d", target_url],
+        input=dump.stdout,
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    bootstrap_warehouse(target_url)
+
+
+def test_server_restarts_during_dbt(built, dedicated_server, tmp_path, drill):
+    """``pg_ctl restart -m immediate`` while dbt is inside a model: a clear failure, then a
+    normal run gives the same marts."""
+    import shutil
+
+    from tests.drills.dbt_world import DbtWorld
+
+    world, good = built
+    url = dedicated_server.create_database("drwh")
+    copy_warehouse(world.warehouse_url, url)
+    here = DbtWorld(world.source_url, world.landing_dir, url, tmp_path)
+    (tmp_path / "target-t").mkdir()
+    shutil.copy(world.root / "target-t" / "partial_parse.msgpack", tmp_path / "target-t")
+    assert marts_digest(url) == good
+
+    blocker = psycopg.connect(url)
+    blocker.execute(f"select count(*) from marts.{BLOCKED_MART}")  # noqa: S608
+    proc = here.start_dbt("run", "--select", MARTS_SELECTOR)
+    try:
+        wait_for(
+            lambda: lock_waiters(url, f'"{BLOCKED_MART}"'),
+            f"dbt to be inside the build of {BLOCKED_MART}",
+            180,
+        )
+        drill["restart_s"] = round(dedicated_server.restart_immediate(), 2)
+        done = finish(proc, timeout=240)
+    finally:
+        with contextlib.suppress(psycopg.Error):
+            blocker.close()
+        reap(proc)
+    assert done.returncode != 0, done.output[-4000:]
+    lost = [
+        line.strip()
+        for line in done.output.splitlines()
+        if "terminating connection" in line or "server closed the connection" in line
+    ]
+    assert lost, done.output[-4000:]
+    drill["message"] = lost[0][:200]
+    assert leftovers(url) == []
+    assert marts_digest(url) == good
+    with drill.timed("recovery"):
+        again = here.dbt("run", "--select", MARTS_SELECTOR)
+    assert again.returncode == 0, again.output[-4000:]
+    assert marts_digest(url) == good
