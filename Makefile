@@ -7,6 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SCALE ?= 0.1
 SEED ?= 7
+PY_PACKAGES := crownsync ingestion orchestration serving simulator bench
 export PYTHONUNBUFFERED := 1
 
 # --- install: uv (installed with pip when missing) syncs .venv from uv.lock -------------
@@ -21,13 +22,13 @@ install: $(VENV)/.installed ## Install the locked Python environment into .venv 
 # --- database --------------------------------------------------------------------------
 .PHONY: db-start db-stop db-status
 db-start: install ## Start the embedded PostgreSQL (127.0.0.1:5433) unless DATABASE_URL is set
-	@$(PY) -m ingestion.db start
+	@$(PY) -m crownsync.warehouse start
 
 db-stop: install ## Stop the embedded PostgreSQL
-	@$(PY) -m ingestion.db stop
+	@$(PY) -m crownsync.warehouse stop
 
-db-status: install ## Is the embedded server running? Prints the connection URLs
-	@$(PY) -m ingestion.db status
+db-status: install ## Is the embedded server running? URLs (password hidden) and the password file
+	@$(PY) -m crownsync.warehouse status
 
 # --- pipeline --------------------------------------------------------------------------
 .PHONY: run simulate advance ingest dbt-build report docs
@@ -36,31 +37,31 @@ run: db-start ## The main job: demo data (if no real sources), ingest, dbt build
 	@$(PY) -m orchestration.run --scale $(SCALE) --seed $(SEED) $(if $(REGENERATE),--regenerate,)
 
 report: db-start ## Static HTML report of the live marts → .warehouse/reports/crownsync_report.html
-	@$(PY) -m orchestration.report
+	@$(PY) -m serving.report
 
 DOCS_PORT ?= 8080
 docs: db-start ## dbt docs on http://127.0.0.1:8080 (DOCS_PORT=…; Ctrl-C stops it)
-	@$(PY) -m ingestion.dbt_cli docs generate
-	@$(PY) -m ingestion.dbt_cli docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
+	@$(PY) -m crownsync.dbt docs generate
+	@$(PY) -m crownsync.dbt docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
 simulate: db-start ## (Re)generate the demo source world: SCALE=0.1 SEED=7 REGENERATE=1
-	@$(PY) -m ingestion.simulator --scale $(SCALE) --seed $(SEED) $(if $(REGENERATE),--regenerate,)
+	@$(PY) -m simulator --scale $(SCALE) --seed $(SEED) $(if $(REGENERATE),--regenerate,)
 
 advance: db-start ## Move the demo world one simulated day forward (new sends, updates, files)
-	@$(PY) -m ingestion.simulator --advance
+	@$(PY) -m simulator --advance
 
 ingest: db-start ## Load the app database and export files into raw (incremental)
 	@$(PY) -m ingestion all
 
 dbt-build: db-start ## dbt build (all models, snapshots, tests) against the warehouse
-	@$(PY) -m ingestion.dbt_cli build
+	@$(PY) -m crownsync.dbt build
 
 bench: db-start ## Benchmark on fresh bench_* databases → docs/benchmarks.md: SCALE=1 (default; also runs 0.1), SCALES="0.1 1"
-	@$(PY) -m orchestration.bench --scale $(if $(filter command line environment,$(origin SCALE)),$(SCALE),1) $(if $(SCALES),--scales "$(SCALES)",) --command 'make bench$(if $(filter command line environment,$(origin SCALE)), SCALE=$(SCALE),)$(if $(SCALES), SCALES="$(SCALES)",)'
+	@$(PY) -m bench --scale $(if $(filter command line environment,$(origin SCALE)),$(SCALE),1) $(if $(SCALES),--scales "$(SCALES)",) --command 'make bench$(if $(filter command line environment,$(origin SCALE)), SCALE=$(SCALE),)$(if $(SCALES), SCALES="$(SCALES)",)'
 
 .PHONY: tenant-login
 tenant-login: db-start ## A login that sees one tenant's rows: BRAND=<uuid> or RETAILER=<uuid> [LOGIN=name]
-	@$(PY) -m orchestration.serving tenant-login $(if $(BRAND),--brand $(BRAND),) $(if $(RETAILER),--retailer $(RETAILER),) $(if $(LOGIN),--login $(LOGIN),)
+	@$(PY) -m serving tenant-login $(if $(BRAND),--brand $(BRAND),) $(if $(RETAILER),--retailer $(RETAILER),) $(if $(LOGIN),--login $(LOGIN),)
 
 .PHONY: ui
 ui: db-start ## Dagster UI on http://127.0.0.1:3000 (webserver + daemon; Ctrl-C stops both)
@@ -75,14 +76,14 @@ drill: install ## Fault drills only: kill -9, server restarts, concurrent runs (
 	$(VENV)/bin/pytest tests/drills -q
 
 lint: install ## ruff + sqlfluff
-	$(VENV)/bin/ruff check ingestion orchestration tests
-	$(VENV)/bin/ruff format --check ingestion orchestration tests
+	$(VENV)/bin/ruff check $(PY_PACKAGES) tests
+	$(VENV)/bin/ruff format --check $(PY_PACKAGES) tests
 	$(VENV)/bin/sqlfluff lint dbt_project/models dbt_project/snapshots dbt_project/tests --processes 2
 
 # --- housekeeping ----------------------------------------------------------------------
 .PHONY: clean help
-clean: ## Stop the embedded server and delete .warehouse/ (data, landing files, Dagster home)
-	@if [ -x $(PY) ]; then $(PY) -m ingestion.db clean; fi
+clean: ## Stop the embedded server and delete .warehouse/ (data, password files, landing, Dagster home)
+	@if [ -x $(PY) ]; then $(PY) -m crownsync.warehouse clean; fi
 	rm -rf .warehouse dbt_project/target dbt_project/logs .pytest_cache
 
 help:

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import psycopg
 
+from crownsync.settings import get_settings, libpq_url
+from crownsync.warehouse.bootstrap import bootstrap_warehouse
+from crownsync.warehouse.connections import LockWaitTimeout, connect_warehouse
 from ingestion.app_db.extract import SchemaContractError, TableLoadResult, load_table
-from ingestion.db.access import LockWaitTimeout, bootstrap_warehouse, connect_warehouse
-from ingestion.loader.bookkeeping import ensure_raw_schema
-from ingestion.manifest import TableSpec, load_manifest
+from ingestion.app_db.manifest import TableSpec, load_manifest
+from ingestion.ledger import ensure_raw_schema
 from ingestion.platform_exports.feeds import FEEDS
 from ingestion.platform_exports.load import FileLoadResult, load_export
-from ingestion.settings import get_settings, libpq_url
 
 log = logging.getLogger("ingestion")
 

@@ -26,7 +26,7 @@ import time
 import psycopg
 from psycopg import sql
 
-from ingestion.settings import get_settings, libpq_url
+from crownsync.settings import get_settings, libpq_url
 from orchestration.instance import prepare_dagster_home
 
 settings = get_settings()
@@ -41,7 +41,7 @@ else:
     sys.exit("entrypoint: PostgreSQL did not answer in 120 s; check DATABASE_URL")
 
 if os.environ.get("CROWNSYNC_PREPARE_WAREHOUSE") == "1":
-    from ingestion.db.access import bootstrap_warehouse
+    from crownsync.warehouse.bootstrap import bootstrap_warehouse
 
     url = libpq_url(settings.warehouse_url)
     bootstrap_warehouse(url)

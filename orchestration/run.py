@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import subprocess
 import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 import psycopg
-from sqlalchemy.engine import make_url
 
-from ingestion.db import embedded
-from ingestion.db.databases import ensure_project_databases
-from ingestion.settings import get_settings, libpq_url
+from crownsync.settings import get_settings, safe_url
+from crownsync.warehouse import embedded
+from crownsync.warehouse.databases import ensure_project_databases
 
+SIMULATOR_TIMEOUT_S = 3 * 3600  # scale 10 takes about 15 min on 2 cores
 LAYERS = ("raw", "staging", "intermediate", "snapshots", "marts")
 
 
@@ -173,27 +175,33 @@ def main(argv: list[str] | None = None) -> int:
     if settings.uses_embedded_server:
         embedded.start(settings.warehouse_pg_dir, settings.warehouse_pg_port)
     ensure_project_databases(settings)
+    from crownsync.dbt import DbtParseError, prepare_manifest
     from orchestration.instance import prepare_dagster_home
 
-    prepare_dagster_home(settings)
+    os.environ.update(prepare_dagster_home(settings))  # this process is the entry point
     timings["database"] = time.monotonic() - t0
+    try:
+        prepare_manifest()
+    except DbtParseError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
 
     t0 = time.monotonic()
     if settings.uses_demo_sources and not args.skip_simulator:
-        from ingestion.simulator import generate
-
-        summary = generate(
-            settings.source_url,
-            settings.landing_path,
-            args.scale,
-            args.seed,
-            regenerate=args.regenerate,
-        )
-        if summary.reused:
+        # The demo world is a tool beside the pipeline: run it, never import it.
+        command = [sys.executable, "-m", "simulator", "--scale", str(args.scale)]
+        command += ["--seed", str(args.seed)] + (["--regenerate"] if args.regenerate else [])
+        try:
+            simulated = subprocess.run(command, timeout=SIMULATOR_TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired:
             print(
-                f"demo data: reusing the simulated world (scale {summary.scale}, day {summary.sim_day}); "
-                "REGENERATE=1 rebuilds it"
+                f"error: the simulator did not finish within {SIMULATOR_TIMEOUT_S} s",
+                file=sys.stderr,
             )
+            return 1
+        if simulated.returncode != 0:
+            print("error: the simulator failed (see above); nothing was run", file=sys.stderr)
+            return 1
     elif not settings.uses_demo_sources:
         print(
             "real sources configured (SOURCE_DATABASE_URL / LANDING_DIR): read only, no simulator"
@@ -209,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         _write_json(args.json, args.job, outcome, timings, total)
 
-    warehouse = libpq_url(settings.warehouse_url)
+    warehouse = settings.warehouse_url
     rows = layer_rows(warehouse)
     print()
     print("CrownSync warehouse — run summary")
@@ -232,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"    WARN   {name}")
     if outcome.failure:
         print(f"  first failure: {outcome.failure}")
-    safe = make_url(settings.warehouse_url).render_as_string(hide_password=True)
+    safe = safe_url(settings.warehouse_url)
     print(f"  connect        psql {safe}   (schema marts)")
     print("  Dagster UI     make ui  → http://127.0.0.1:3000")
     return 0 if outcome.success and not outcome.checks_failed else 1

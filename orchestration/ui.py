@@ -14,10 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-from ingestion.db import embedded
-from ingestion.db.databases import ensure_project_databases
-from ingestion.settings import PROJECT_ROOT, get_settings
-from orchestration.defs.dbt.project import ensure_manifest
+from crownsync.dbt import prepare_manifest
+from crownsync.settings import PROJECT_ROOT, get_settings
+from crownsync.warehouse import embedded
+from crownsync.warehouse.databases import ensure_project_databases
 from orchestration.instance import prepare_dagster_home
 
 BIN = Path(sys.executable).parent
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         embedded.start(settings.warehouse_pg_dir, settings.warehouse_pg_port)
     ensure_project_databases(settings)
     env = {**os.environ, **prepare_dagster_home(settings), "PYTHONPATH": str(PROJECT_ROOT)}
-    ensure_manifest()
+    prepare_manifest()
     target = ["-m", "orchestration.definitions", "-d", str(PROJECT_ROOT)]
     commands = [
         [str(BIN / "dagster-webserver"), "-h", args.host, "-p", str(args.port), *target],

@@ -3,6 +3,8 @@
 - ``DATABASE_URL`` set: tests create their scratch databases on that server.
 - unset: a test-only embedded server is started in ``.warehouse/test-pgdata-<port>`` on
   ``TEST_PG_PORT`` (default 5435), separate from the dev server on 5433, and stopped at the end.
+  Its superuser password is in ``.warehouse/test-pgdata-<port>.superuser-password`` (made,
+  or migrated from the old trust rule, by ``embedded.start``); the URLs below carry it.
 
 No test touches the dev warehouse, the demo source or a real source.
 """
@@ -17,10 +19,11 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
-from ingestion.db import embedded
-from ingestion.settings import PROJECT_ROOT
+from crownsync.settings import PROJECT_ROOT
+from crownsync.warehouse import embedded
+from crownsync.warehouse.credentials import read_superuser_password
 
 # Read once at import, before any fixture points DATABASE_URL at a scratch database.
 EXTERNAL_SERVER = bool(os.environ.get("DATABASE_URL"))
@@ -34,20 +37,36 @@ def _with_database(url: str, database: str) -> str:
     )
 
 
+def embedded_test_dir() -> Path:
+    """Data dir of the embedded test server (DATABASE_URL unset)."""
+    return PROJECT_ROOT / ".warehouse" / f"test-pgdata-{embedded_test_port()}"
+
+
+def embedded_test_port() -> int:
+    return int(os.environ.get("TEST_PG_PORT", "5435"))
+
+
 @pytest.fixture(scope="session")
 def pg_server_url() -> Iterator[str]:
-    """libpq URL of the ``postgres`` maintenance database on a real test server."""
+    """libpq URL (superuser, password included) of the ``postgres`` maintenance database."""
     external = os.environ.get("DATABASE_URL")
     if external:
         yield _with_database(external, "postgres")
         return
-    port = int(os.environ.get("TEST_PG_PORT", "5435"))
-    test_pg_dir = PROJECT_ROOT / ".warehouse" / f"test-pgdata-{port}"
-    was_running = embedded.status(test_pg_dir, port).running
-    embedded.start(test_pg_dir, port)
-    yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    port, data_dir = embedded_test_port(), embedded_test_dir()
+    was_running = embedded.status(data_dir, port).running
+    embedded.start(data_dir, port)
+    url = URL.create(
+        "postgresql",
+        username=embedded.SUPERUSER,
+        password=read_superuser_password(data_dir),
+        host="127.0.0.1",
+        port=port,
+        database="postgres",
+    )
+    yield url.render_as_string(hide_password=False)
     if not was_running:
-        embedded.stop(test_pg_dir, port)
+        embedded.stop(data_dir, port)
 
 
 @pytest.fixture(scope="session")

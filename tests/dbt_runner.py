@@ -7,26 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
-from ingestion.settings import PROJECT_ROOT, get_settings
+from crownsync.settings import PROJECT_ROOT, dbt_env, get_settings
 
 DBT = Path(sys.executable).parent / "dbt"
 
 
 def dbt_env_for(warehouse_url: str) -> dict[str, str]:
-    url = make_url(warehouse_url)
-    return {
-        **os.environ,
-        "DBT_PG_HOST": url.host or "127.0.0.1",
-        "DBT_PG_PORT": str(url.port or 5432),
-        "DBT_PG_USER": url.username or "postgres",
-        "DBT_PG_PASSWORD": url.password or "",
-        "DBT_PG_DBNAME": url.database or "",
-        "DBT_PROFILES_DIR": str(PROJECT_ROOT),
-        "DBT_PG_ROLE": "warehouse_owner",
-        "PGOPTIONS": get_settings().pgoptions(),
-    }
+    """The environment the project's entry points give dbt, for a scratch warehouse."""
+    settings = get_settings().model_copy(update={"database_url": warehouse_url})
+    return {**os.environ, **dbt_env(settings), "DBT_PROFILES_DIR": str(PROJECT_ROOT)}
 
 
 def run_dbt(

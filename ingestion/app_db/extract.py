@@ -22,25 +22,20 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import psycopg
 from psycopg import sql
 
-from ingestion.db.access import connect_source, connect_warehouse
+from crownsync.warehouse.connections import connect_source, connect_warehouse
+from ingestion import ledger
+from ingestion.app_db.manifest import TableSpec
 from ingestion.failpoints import failpoint
-from ingestion.loader.bookkeeping import (
-    abandon_stale_loads,
-    lock_target,
-    qualified,
-    start_load,
-)
-from ingestion.manifest import TableSpec
+from ingestion.ledger import qualified
 
 log = logging.getLogger("ingestion")
 
 SOURCE_SCHEMA = "public"
-META_COLUMNS = ("_load_id", "_loaded_at", "_source", "_deleted_at")
 RELAY_BLOCK_BYTES = 128 * 1024
 
 
@@ -160,7 +155,7 @@ def _create_raw_table(conn: psycopg.Connection, spec: TableSpec, columns: dict[s
 
 
 def _sync_raw_table(
-    conn: psycopg.Connection, spec: TableSpec, columns: dict[str, str], load_id: int
+    conn: psycopg.Connection, spec: TableSpec, columns: dict[str, str]
 ) -> tuple[bool, list[str]]:
     """Create ``raw.<table>`` or add new source columns to it. Returns (created, added)."""
     existing = _raw_columns(conn, spec.name)
@@ -178,24 +173,6 @@ def _sync_raw_table(
         )
         added.append(name)
     return False, added
-
-
-def _record_extra_columns(
-    conn: psycopg.Connection,
-    spec: TableSpec,
-    columns: dict[str, str],
-    extras: list[str],
-    load_id: int,
-) -> None:
-    for name in extras:
-        conn.execute(
-            """
-            insert into raw._schema_changes (table_name, column_name, data_type, change, load_id)
-            values (%s, %s, %s, 'extra_source_column', %s)
-            on conflict do nothing
-            """,
-            (spec.name, name, columns[name], load_id),
-        )
 
 
 def _copy_stream(
@@ -324,178 +301,190 @@ def load_table(
 ) -> TableLoadResult:
     """Load one app table into raw. Raises SchemaContractError (nothing written) on drift."""
     began = time.monotonic()
-    with connect_warehouse(warehouse_url, autocommit=True) as recorder:
-        load_id = start_load(recorder, spec.name, "app_db")
+    with (
+        connect_warehouse(warehouse_url, autocommit=True) as recorder,
+        ledger.recorded_load(recorder, spec.name, "app_db") as load_id,
+    ):
         failpoint("app_db.started")
         result = TableLoadResult(table=spec.name, load_id=load_id)
-        try:
-            _load(spec, result, source_url, warehouse_url, lookback, full_refresh, check_deletes)
-        except BaseException as err:
-            recorder.execute(
-                "update raw._loads set status = 'failed', finished_at = clock_timestamp(), "
-                "error = %s where load_id = %s",
-                (f"{type(err).__name__}: {err}", load_id),
-            )
-            raise
+        options = _LoadOptions(lookback, full_refresh, check_deletes)
+        with (
+            connect_source(source_url, autocommit=True) as source,
+            connect_warehouse(warehouse_url) as conn,
+        ):
+            source.execute("begin isolation level repeatable read read only")
+            columns = source_columns(source, spec.name)
+            extras = check_contract(spec, columns)
+            with conn.transaction():
+                _load_in_transaction(source, conn, spec, columns, extras, options, result)
+                failpoint("app_db.before_commit")
+            failpoint("app_db.after_commit")
+            source.execute("commit")
     result.seconds = time.monotonic() - began
     log.info("app_db.%s", result.summary())
     return result
 
 
-def _load(
+@dataclass(frozen=True)
+class _LoadOptions:
+    lookback: timedelta
+    full_refresh: bool
+    check_deletes: bool | None
+
+
+def _load_in_transaction(
+    source: psycopg.Connection,
+    conn: psycopg.Connection,
     spec: TableSpec,
+    columns: dict[str, str],
+    extras: list[str],
+    options: _LoadOptions,
     result: TableLoadResult,
-    source_url: str,
-    warehouse_url: str,
-    lookback: timedelta,
-    full_refresh: bool,
-    check_deletes: bool | None,
 ) -> None:
+    """Everything of one table load that commits together: rows, deletes, watermark, record."""
     load_id = result.load_id
-    with (
-        connect_source(source_url, autocommit=True) as source,
-        connect_warehouse(warehouse_url) as conn,
-    ):
-        source.execute("begin isolation level repeatable read read only")
-        columns = source_columns(source, spec.name)
-        extras = check_contract(spec, columns)
-        cols = list(columns)
+    ledger.lock_target(conn, spec.name, wait_message=f"raw.{spec.name}")
+    ledger.abandon_stale_loads(conn, spec.name, load_id)
+    failpoint("app_db.locked")
+    conn.execute("select set_config('crownsync.load_id', %s, true)", (str(load_id),))
+    created = _prepare_raw_table(conn, spec, columns, extras, load_id)
+    failpoint("app_db.raw_synced")
 
-        with conn.transaction():
-            lock_target(conn, spec.name, wait_message=f"raw.{spec.name}")
-            abandon_stale_loads(conn, spec.name, load_id)
-            failpoint("app_db.locked")
-            conn.execute("select set_config('crownsync.load_id', %s, true)", (str(load_id),))
-            created, added = _sync_raw_table(conn, spec, columns, load_id)
-            failpoint("app_db.raw_synced")
-            if extras:
-                _record_extra_columns(conn, spec, columns, extras, load_id)
-                log.log(
-                    logging.WARNING if created or added else logging.INFO,
-                    "app_db.%s: extra source column(s) %s kept in raw.%s (not in the contract)",
-                    spec.name,
-                    ", ".join(extras),
-                    spec.name,
-                )
-            # columns raw has but the source no longer sends: left as they are (null for new rows)
-            row = conn.execute(
-                "select watermark from raw._watermarks where table_name = %s", (spec.name,)
-            ).fetchone()
-            watermark = None if (row is None or full_refresh) else row[0]
-            result.watermark_before = row[0] if row else None
-            raw_empty = (
-                created
-                or conn.execute(
-                    sql.SQL("select not exists (select 1 from {})").format(qualified(spec.name))
-                ).fetchone()[0]
-            )
+    previous_mark = ledger.watermark(conn, spec.name)
+    result.watermark_before = previous_mark
+    since = None if (previous_mark is None or options.full_refresh) else previous_mark
+    raw_empty = created or _is_empty(conn, spec.name)
+    select, params = _extraction_query(spec, list(columns), since, options.lookback)
+    if raw_empty:
+        result.mode = "initial"
+        new_mark = _copy_initial(source, conn, spec, list(columns), select, params, result)
+    else:
+        result.mode = "full-refresh" if options.full_refresh else "incremental"
+        new_mark = _copy_and_merge(source, conn, spec, columns, select, params, result)
+    failpoint("app_db.merged")
 
-            col_list = sql.SQL(", ").join(map(sql.Identifier, cols))
-            select = sql.SQL("select {} from {}.{}").format(
-                col_list, sql.Identifier(SOURCE_SCHEMA), sql.Identifier(spec.name)
-            )
-            params: tuple = ()
-            if watermark is not None:
-                select = sql.SQL("{} where {} > %s").format(select, sql.Identifier(spec.cursor))
-                params = (watermark - lookback,)
+    do_deletes = (
+        options.check_deletes
+        if options.check_deletes is not None
+        else (spec.checks_deletes_every_run or options.full_refresh)
+    )
+    if do_deletes and not raw_empty:
+        result.rows_deleted = _mark_deleted(source, conn, spec, columns)
+        result.deletes_checked = True
+        failpoint("app_db.deletes_marked")
 
-            if raw_empty:
-                result.mode = "initial"
-                _copy_stream(
-                    source,
-                    conn,
-                    select,
-                    sql.SQL("{} ({})").format(qualified(spec.name), col_list),
-                    params,
-                )
-                result.rows_read = result.rows_inserted = conn.execute(
-                    sql.SQL("select count(*) from {}").format(qualified(spec.name))
-                ).fetchone()[0]
-                new_mark = conn.execute(
-                    sql.SQL("select max({}) from {}").format(
-                        sql.Identifier(spec.cursor), qualified(spec.name)
-                    )
-                ).fetchone()[0]
-            else:
-                result.mode = "full-refresh" if full_refresh else "incremental"
-                stage = sql.Identifier("_stage")
-                conn.execute(
-                    sql.SQL("create temp table {} ({}) on commit drop").format(
-                        stage,
-                        sql.SQL(", ").join(
-                            sql.SQL("{} {}").format(sql.Identifier(c), _type_sql(columns[c]))
-                            for c in cols
-                        ),
-                    )
-                )
-                _copy_stream(
-                    source, conn, select, sql.SQL("{} ({})").format(stage, col_list), params
-                )
-                result.rows_read, new_mark = conn.execute(
-                    sql.SQL("select count(*), max({}) from {}").format(
-                        sql.Identifier(spec.cursor), stage
-                    )
-                ).fetchone()
-                if result.rows_read:
-                    conn.execute(sql.SQL("analyze {}").format(stage))
-                    failpoint("app_db.staged")
-                    result.rows_inserted, result.rows_updated = _merge_stage(
-                        conn, spec, cols, stage
-                    )
-            failpoint("app_db.merged")
+    if since is not None and (new_mark is None or new_mark < since):
+        new_mark = since  # never move backwards
+    result.watermark_after = new_mark
+    ledger.advance_watermark(
+        conn, spec.name, spec.cursor, new_mark, load_id, result.deletes_checked
+    )
+    failpoint("app_db.watermark_written")
+    ledger.succeed_load(
+        conn,
+        load_id,
+        rows_read=result.rows_read,
+        rows_inserted=result.rows_inserted,
+        rows_updated=result.rows_updated,
+        rows_deleted=result.rows_deleted,
+    )
+    result.extra_columns = extras
 
-            do_deletes = (
-                check_deletes
-                if check_deletes is not None
-                else (spec.checks_deletes_every_run or full_refresh)
-            )
-            if do_deletes and not raw_empty:
-                result.rows_deleted = _mark_deleted(source, conn, spec, columns)
-                result.deletes_checked = True
-                failpoint("app_db.deletes_marked")
 
-            if watermark is not None and (new_mark is None or new_mark < watermark):
-                new_mark = watermark  # never move backwards
-            result.watermark_after = new_mark
-            conn.execute(
-                """
-                insert into raw._watermarks
-                    (table_name, cursor_column, watermark, load_id, deletes_checked_at, updated_at)
-                values (%s, %s, %s, %s, case when %s then clock_timestamp() end, clock_timestamp())
-                on conflict (table_name) do update set
-                    cursor_column = excluded.cursor_column,
-                    watermark = excluded.watermark,
-                    load_id = excluded.load_id,
-                    deletes_checked_at = coalesce(excluded.deletes_checked_at,
-                                                  raw._watermarks.deletes_checked_at),
-                    updated_at = excluded.updated_at
-                """,
-                (spec.name, spec.cursor, new_mark, load_id, result.deletes_checked),
-            )
-            failpoint("app_db.watermark_written")
-            conn.execute(
-                """
-                update raw._loads
-                   set finished_at = clock_timestamp(), status = 'succeeded', rows_read = %s,
-                       rows_inserted = %s, rows_updated = %s, rows_deleted = %s
-                 where load_id = %s
-                """,
-                (
-                    result.rows_read,
-                    result.rows_inserted,
-                    result.rows_updated,
-                    result.rows_deleted,
-                    load_id,
-                ),
-            )
-            result.extra_columns = extras
-            if added:
-                log.warning(
-                    "app_db.%s: added column(s) %s to raw.%s",
-                    spec.name,
-                    ", ".join(added),
-                    spec.name,
-                )
-            failpoint("app_db.before_commit")
-        failpoint("app_db.after_commit")
-        source.execute("commit")
+def _prepare_raw_table(
+    conn: psycopg.Connection,
+    spec: TableSpec,
+    columns: dict[str, str],
+    extras: list[str],
+    load_id: int,
+) -> bool:
+    """Create raw.<table> or add new source columns; record extra ones. True if created."""
+    created, added = _sync_raw_table(conn, spec, columns)
+    for name in extras:
+        ledger.record_extra_column(conn, spec.name, name, columns[name], load_id)
+    if extras:
+        log.log(
+            logging.WARNING if created or added else logging.INFO,
+            "app_db.%s: extra source column(s) %s kept in raw.%s (not in the contract)",
+            spec.name,
+            ", ".join(extras),
+            spec.name,
+        )
+    if added:
+        log.warning(
+            "app_db.%s: added column(s) %s to raw.%s", spec.name, ", ".join(added), spec.name
+        )
+    # columns raw has but the source no longer sends: left as they are (null for new rows)
+    return created
+
+
+def _is_empty(conn: psycopg.Connection, table: str) -> bool:
+    query = sql.SQL("select not exists (select 1 from {})").format(qualified(table))
+    return conn.execute(query).fetchone()[0]
+
+
+def _extraction_query(
+    spec: TableSpec, cols: list[str], since: datetime | None, lookback: timedelta
+) -> tuple[sql.Composed, tuple]:
+    """The source rows to read: all of them, or those past the watermark minus lookback."""
+    select = sql.SQL("select {} from {}.{}").format(
+        sql.SQL(", ").join(map(sql.Identifier, cols)),
+        sql.Identifier(SOURCE_SCHEMA),
+        sql.Identifier(spec.name),
+    )
+    if since is None:
+        return select, ()
+    where = sql.SQL("{} where {} > %s").format(select, sql.Identifier(spec.cursor))
+    return where, (since - lookback,)
+
+
+def _copy_initial(
+    source: psycopg.Connection,
+    conn: psycopg.Connection,
+    spec: TableSpec,
+    cols: list[str],
+    select: sql.Composed,
+    params: tuple,
+    result: TableLoadResult,
+) -> datetime | None:
+    """First load: COPY straight into the empty raw table. Returns the new watermark."""
+    col_list = sql.SQL(", ").join(map(sql.Identifier, cols))
+    target = qualified(spec.name)
+    _copy_stream(source, conn, select, sql.SQL("{} ({})").format(target, col_list), params)
+    result.rows_read, new_mark = conn.execute(
+        sql.SQL("select count(*), max({}) from {}").format(sql.Identifier(spec.cursor), target)
+    ).fetchone()
+    result.rows_inserted = result.rows_read
+    return new_mark
+
+
+def _copy_and_merge(
+    source: psycopg.Connection,
+    conn: psycopg.Connection,
+    spec: TableSpec,
+    columns: dict[str, str],
+    select: sql.Composed,
+    params: tuple,
+    result: TableLoadResult,
+) -> datetime | None:
+    """Incremental load: COPY into a temp stage, merge what changed. Returns the watermark."""
+    cols = list(columns)
+    stage = sql.Identifier("_stage")
+    conn.execute(
+        sql.SQL("create temp table {} ({}) on commit drop").format(
+            stage,
+            sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(c), _type_sql(columns[c])) for c in cols
+            ),
+        )
+    )
+    col_list = sql.SQL(", ").join(map(sql.Identifier, cols))
+    _copy_stream(source, conn, select, sql.SQL("{} ({})").format(stage, col_list), params)
+    result.rows_read, new_mark = conn.execute(
+        sql.SQL("select count(*), max({}) from {}").format(sql.Identifier(spec.cursor), stage)
+    ).fetchone()
+    if result.rows_read:
+        conn.execute(sql.SQL("analyze {}").format(stage))
+        failpoint("app_db.staged")
+        result.rows_inserted, result.rows_updated = _merge_stage(conn, spec, cols, stage)
+    return new_mark

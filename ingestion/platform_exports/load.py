@@ -22,18 +22,17 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
-from uuid import UUID
 
 import psycopg
 from psycopg import sql
 from pydantic import ValidationError
 
-from ingestion.db.access import connect_warehouse
+from crownsync.warehouse.connections import connect_warehouse
+from ingestion import ledger
 from ingestion.failpoints import failpoint
-from ingestion.loader.bookkeeping import abandon_stale_loads, lock_target, qualified, start_load
+from ingestion.ledger import qualified
 from ingestion.platform_exports.feeds import FEEDS, Feed
 from ingestion.platform_exports.readers import FileRejected, Record, read_records
 
@@ -140,11 +139,7 @@ def ensure_feed_table(conn: psycopg.Connection, feed: Feed) -> None:
 
 
 def _key_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, date | UUID | Decimal):
-        return str(value)
-    return str(value)
+    return "" if value is None else str(value)
 
 
 def _describe(error: ValidationError, fields: dict) -> tuple[str | None, str]:
@@ -195,59 +190,22 @@ def _validate(
         yield record, row, None, None
 
 
-def already_recorded(conn: psycopg.Connection, landed: LandedFile) -> str | None:
-    """The ledger status of this very file (same name, size and mtime), if it was seen.
-
-    Files never change after they land, so this avoids re-hashing every old file each run.
-    """
-    row = conn.execute(
-        "select status from raw._files where export = %s and file_name = %s "
-        "and size_bytes = %s and modified_at = %s limit 1",
-        (landed.export, landed.name, landed.size, landed.modified_at),
-    ).fetchone()
-    return row[0] if row else None
-
-
 def load_file(
     conn: psycopg.Connection, feed: Feed, landed: LandedFile, digest: str, load_id: int
 ) -> FileLoadResult:
     """Load one file inside the caller's transaction (see module docstring)."""
     result = FileLoadResult(export=feed.name, file_name=landed.name, status="loaded")
-    seen = conn.execute(
-        "select file_id, status from raw._files where export = %s and file_name = %s and sha256 = %s",
-        (feed.name, landed.name, digest),
-    ).fetchone()
+    seen = ledger.find_file(conn, feed.name, landed.name, digest)
     if seen:
         result.file_id, result.status = seen[0], "skipped"
         result.reason = f"already recorded as {seen[1]}"
         return result
 
     def record(status: str, reason: str | None, duplicate_of: int | None = None) -> int:
-        return conn.execute(
-            """
-            insert into raw._files (export, file_name, size_bytes, sha256, modified_at, status,
-                                    duplicate_of, reason, load_id)
-            values (%s, %s, %s, %s, %s, %s, %s, %s, %s) returning file_id
-            """,
-            (
-                feed.name,
-                landed.name,
-                landed.size,
-                digest,
-                landed.modified_at,
-                status,
-                duplicate_of,
-                reason,
-                load_id,
-            ),
-        ).fetchone()[0]
+        return _record_landed(conn, feed, landed, digest, load_id, status, reason, duplicate_of)
 
     if landed.size > 0:
-        original = conn.execute(
-            "select file_id, file_name from raw._files where export = %s and sha256 = %s "
-            "and status <> 'duplicate' order by file_id limit 1",
-            (feed.name, digest),
-        ).fetchone()
+        original = ledger.find_original(conn, feed.name, digest)
         if original:
             result.status = "duplicate"
             result.reason = f"same bytes as {original[1]} (file_id {original[0]})"
@@ -292,25 +250,44 @@ def load_file(
         raise _Rejected(err.reason) from None
 
     failpoint("export.copied")
-    result.rows_rejected = len(rejected)
-    if rejected:
-        with conn.cursor().copy(
-            "copy raw._rejected_rows (file_id, export, file_name, line_number, column_name, "
-            "raw_content, reason, load_id) from stdin"
-        ) as copy:
-            for line, column, raw, reason in rejected:
-                copy.write_row(
-                    (file_id, feed.name, landed.name, line, column, raw, reason, load_id)
-                )
-        failpoint("export.rejects_written")
-    conn.execute(
-        "update raw._files set rows_loaded = %s, rows_rejected = %s where file_id = %s",
-        (result.rows_loaded, result.rows_rejected, file_id),
+    result.rows_rejected = ledger.record_file_rows(
+        conn,
+        file_id=file_id,
+        export=feed.name,
+        file_name=landed.name,
+        rows_loaded=result.rows_loaded,
+        rejected=rejected,
+        load_id=load_id,
     )
+    failpoint("export.rejects_written")
     _analyze_if_stale(conn, feed, result.rows_loaded)
     _refresh_current(conn, feed, file_id)
     failpoint("export.current_refreshed")
     return result
+
+
+def _record_landed(
+    conn: psycopg.Connection,
+    feed: Feed,
+    landed: LandedFile,
+    digest: str,
+    load_id: int,
+    status: str,
+    reason: str | None,
+    duplicate_of: int | None = None,
+) -> int:
+    return ledger.record_file(
+        conn,
+        export=feed.name,
+        file_name=landed.name,
+        size=landed.size,
+        sha256=digest,
+        modified_at=landed.modified_at,
+        status=status,
+        load_id=load_id,
+        reason=reason,
+        duplicate_of=duplicate_of,
+    )
 
 
 class _Rejected(Exception):
@@ -367,91 +344,75 @@ def _refresh_current(conn: psycopg.Connection, feed: Feed, file_id: int) -> None
 def load_export(export: str, *, landing_dir: Path, warehouse_url: str) -> list[FileLoadResult]:
     """Load every new file of one export. Each file commits (or rolls back) on its own."""
     feed = FEEDS[export]
-    results = []
     files = discover(landing_dir, export)
     if not files:
         log.info("exports.%s: no files in %s", export, landing_dir / export)
+    results = []
     with (
         connect_warehouse(warehouse_url, autocommit=True) as recorder,
         connect_warehouse(warehouse_url) as conn,
     ):
         with conn.transaction():
-            lock_target(conn, f"export:{export}", wait_message=f"raw.{export}")
+            ledger.lock_target(conn, f"export:{export}", wait_message=f"raw.{export}")
             ensure_feed_table(conn, feed)
         for landed in files:
-            began = time.monotonic()
             if landed.path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 log.warning(
                     "exports.%s: ignoring %s (not .csv, .jsonl or .json)", export, landed.name
                 )
                 continue
-            target = f"export:{export}"
-            if already_recorded(recorder, landed):
+            # files never change after they land: a file seen before is not even re-hashed
+            if ledger.recorded_file_status(
+                recorder, export, landed.name, landed.size, landed.modified_at
+            ):
                 continue
-            digest = sha256_of(landed.path)
-            load_id = start_load(recorder, f"{target}/{landed.name}", "export")
-            failpoint("export.started")
-            try:
-                with conn.transaction():
-                    lock_target(conn, target, wait_message=f"raw.{export}")
-                    abandon_stale_loads(conn, f"{target}/{landed.name}", load_id)
-                    failpoint("export.locked")
-                    try:
-                        with conn.transaction():  # savepoint: a rejected file leaves no rows
-                            result = load_file(conn, feed, landed, digest, load_id)
-                    except _Rejected as rejected:
-                        result = FileLoadResult(
-                            export=export,
-                            file_name=landed.name,
-                            status="rejected",
-                            reason=rejected.reason,
-                        )
-                        result.file_id = conn.execute(
-                            """
-                            insert into raw._files (export, file_name, size_bytes, sha256,
-                                                    modified_at, status, reason, load_id)
-                            values (%s, %s, %s, %s, %s, 'rejected', %s, %s) returning file_id
-                            """,
-                            (
-                                export,
-                                landed.name,
-                                landed.size,
-                                digest,
-                                landed.modified_at,
-                                rejected.reason,
-                                load_id,
-                            ),
-                        ).fetchone()[0]
-                    conn.execute(
-                        """
-                        update raw._loads set finished_at = clock_timestamp(), status = 'succeeded',
-                               rows_read = %s, rows_inserted = %s, rows_rejected = %s, error = %s
-                         where load_id = %s
-                        """,
-                        (
-                            result.rows_loaded + result.rows_rejected,
-                            result.rows_loaded,
-                            result.rows_rejected,
-                            result.reason if result.status == "rejected" else None,
-                            load_id,
-                        ),
-                    )
-                    failpoint("export.before_commit")
-                failpoint("export.after_commit")
-            except BaseException as err:
-                recorder.execute(
-                    "update raw._loads set status = 'failed', finished_at = clock_timestamp(), "
-                    "error = %s where load_id = %s",
-                    (f"{type(err).__name__}: {err}", load_id),
-                )
-                raise
-            result.seconds = time.monotonic() - began
+            result = _load_landed_file(recorder, conn, feed, landed)
             if result.status != "skipped":
-                level = (
-                    logging.WARNING
-                    if result.status == "rejected" or result.rows_rejected
-                    else logging.INFO
+                rejected_any = result.status == "rejected" or result.rows_rejected
+                log.log(
+                    logging.WARNING if rejected_any else logging.INFO,
+                    "exports.%s",
+                    result.summary(),
                 )
-                log.log(level, "exports.%s", result.summary())
             results.append(result)
     return results
+
+
+def _load_landed_file(
+    recorder: psycopg.Connection, conn: psycopg.Connection, feed: Feed, landed: LandedFile
+) -> FileLoadResult:
+    """One file, one transaction: its rows, its ledger row and its load record commit together."""
+    began = time.monotonic()
+    target = f"export:{feed.name}"
+    digest = sha256_of(landed.path)
+    with ledger.recorded_load(recorder, f"{target}/{landed.name}", "export") as load_id:
+        failpoint("export.started")
+        with conn.transaction():
+            ledger.lock_target(conn, target, wait_message=f"raw.{feed.name}")
+            ledger.abandon_stale_loads(conn, f"{target}/{landed.name}", load_id)
+            failpoint("export.locked")
+            try:
+                with conn.transaction():  # savepoint: a rejected file leaves no rows
+                    result = load_file(conn, feed, landed, digest, load_id)
+            except _Rejected as rejected:
+                result = FileLoadResult(
+                    export=feed.name,
+                    file_name=landed.name,
+                    status="rejected",
+                    reason=rejected.reason,
+                )
+                result.file_id = _record_landed(
+                    conn, feed, landed, digest, load_id, "rejected", rejected.reason
+                )
+            ledger.succeed_load(
+                conn,
+                load_id,
+                rows_read=result.rows_loaded + result.rows_rejected,
+                rows_inserted=result.rows_loaded,
+                rows_rejected=result.rows_rejected,
+                error=result.reason if result.status == "rejected" else None,
+            )
+            failpoint("export.before_commit")
+        failpoint("export.after_commit")
+    result.seconds = time.monotonic() - began
+    return result

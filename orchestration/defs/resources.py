@@ -10,8 +10,8 @@ from pathlib import Path
 import dagster as dg
 import psycopg
 
-from ingestion.db.access import connect_source, connect_warehouse
-from ingestion.settings import get_settings, libpq_url
+from crownsync.settings import get_settings, libpq_url
+from crownsync.warehouse.connections import connect_source, connect_warehouse
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -34,7 +34,7 @@ class WarehouseResource(dg.ConfigurableResource):
         return Path(self.landing_dir) if self.landing_dir else get_settings().landing_path
 
     def connect(self, **kwargs) -> psycopg.Connection:
-        """A warehouse connection acting as the owner role (see ingestion.db.access)."""
+        """A warehouse connection acting as the owner role (see crownsync.warehouse.connections)."""
         return connect_warehouse(self.url, application_name="crownsync-dagster", **kwargs)
 
     def connect_source(self) -> psycopg.Connection:

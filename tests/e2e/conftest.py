@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.settings import get_settings
+from crownsync.dbt import prepare_manifest
+from crownsync.settings import dbt_env, get_settings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_manifest() -> Path:
+    """The prepared dbt manifest the Dagster definitions load (what the entry points do)."""
+    return prepare_manifest()
 
 
 @dataclass(frozen=True)
@@ -21,7 +28,10 @@ class World:
     dagster_home: Path
 
     def env(self) -> dict[str, str]:
+        """What an entry point (make run / make ui) exports for this world."""
+        dbt = dbt_env(get_settings().model_copy(update={"database_url": self.warehouse_url}))
         return {
+            **dbt,
             "DATABASE_URL": self.warehouse_url,
             "SOURCE_DATABASE_URL": self.source_url,
             "LANDING_DIR": str(self.landing_dir),
@@ -33,7 +43,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(make_database, tmp_path_factory) -> Iterator[World]:
     """Scale-0.01 simulated sources, an empty warehouse, settings pointing at them."""
-    from ingestion.simulator import generate
+    from simulator import generate
 
     root = tmp_path_factory.mktemp("world")
     built = World(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration import bench
+from bench import measure as bench
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

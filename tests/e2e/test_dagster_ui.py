@@ -14,7 +14,7 @@ import urllib.request
 import psycopg
 import pytest
 
-from ingestion.settings import PROJECT_ROOT
+from crownsync.settings import PROJECT_ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -7,7 +7,7 @@ import pytest
 from psycopg import sql
 
 from ingestion.api import ingest_all
-from ingestion.simulator import advance
+from simulator import advance
 from tests.dbt_runner import run_dbt
 from tests.pii import known_pii_from_source, scan_marts
 

@@ -12,8 +12,8 @@ import dagster as dg
 import psycopg
 import pytest
 
+from crownsync.settings import PROJECT_ROOT
 from ingestion.api import APP_TABLES, EXPORTS
-from ingestion.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
 

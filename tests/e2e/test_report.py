@@ -1,6 +1,6 @@
 """`make report`: one self-contained HTML file from the live marts, rendered by a real browser.
 
-Builds a scale-0.01 world (ingest + dbt build), runs ``python -m orchestration.report`` into a
+Builds a scale-0.01 world (ingest + dbt build), runs ``python -m serving.report`` into a
 temporary folder, checks the page holds the four charts and the marts' real figures, then
 loads it in headless Chromium (offline, from file://) and checks plotly drew every chart.
 Without Chromium the browser test installs Debian's ``chromium`` (root only, once per
@@ -19,8 +19,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ingestion.settings import PROJECT_ROOT
-from orchestration.report import CHART_IDS
+from crownsync.settings import PROJECT_ROOT
+from serving.report import CHART_IDS
 from tests.dbt_runner import run_dbt
 from tests.system_packages import require_tool
 
@@ -41,7 +41,7 @@ CHROMIUM_FLAGS = [
 
 def _report_cli(out: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "orchestration.report", "--out", str(out)],
+        [sys.executable, "-m", "serving.report", "--out", str(out)],
         cwd=PROJECT_ROOT,
         env={**env, "PYTHONPATH": str(PROJECT_ROOT)},
         capture_output=True,

@@ -43,7 +43,7 @@ def served(world):
     finally:
         os.environ.pop("ANALYST_PASSWORD")
         os.environ.pop("BI_READER_PASSWORD")
-    from orchestration.defs.serving.access import create_tenant_login
+    from serving.grants import create_tenant_login
 
     suffix = uuid.uuid4().hex[:6]
     with psycopg.connect(world.warehouse_url, autocommit=True) as conn:
@@ -108,6 +108,8 @@ def test_bi_reader_reads_marts_only_and_writes_nothing(world, served):
         assert _denied(conn, "create table marts.mine (n int)")
         assert _denied(conn, "create table public.mine (n int)")
         assert _denied(conn, "truncate marts.dim_brands")
+        assert _denied(conn, "create temp table mine (n int)")
+        assert _denied(conn, "create schema mine")
 
 
 def test_analyst_reads_staging_and_marts_but_cannot_write(world, served):
@@ -118,6 +120,9 @@ def test_analyst_reads_staging_and_marts_but_cannot_write(world, served):
         assert _denied(conn, "update marts.retailer_ranking set overall_rank = 1")
         assert _denied(conn, "insert into marts.dim_brands (brand_id) values (gen_random_uuid())")
         assert _denied(conn, "create table staging.mine (n int)")
+        assert _denied(conn, "create table public.mine (n int)")
+        assert _denied(conn, "create temp table mine (n int)")
+        assert _denied(conn, "create schema mine")
 
 
 def _check_isolation(world, served) -> None:
@@ -166,6 +171,8 @@ def _check_isolation(world, served) -> None:
             (served["logins"]["brand_a"].role_name,)
         ]
         assert _denied(conn, "select 1 from staging.stg_app_db__campaigns limit 1")
+        assert _denied(conn, "create temp table mine (n int)")
+        assert _denied(conn, "create table marts.mine (n int)")
 
 
 def test_tenant_logins_see_only_their_rows_and_still_after_a_rebuild(world, served):

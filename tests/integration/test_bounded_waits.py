@@ -20,10 +20,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from crownsync.settings import PROJECT_ROOT, get_settings
+from crownsync.warehouse.connections import LockWaitTimeout, connect_warehouse
+from ingestion import ledger
 from ingestion.api import ingest_export
-from ingestion.db.access import LockWaitTimeout, connect_warehouse
-from ingestion.loader import bookkeeping
-from ingestion.settings import PROJECT_ROOT, get_settings
 
 pytestmark = pytest.mark.integration
 
@@ -120,7 +120,7 @@ def test_a_killed_loads_running_row_is_recognised_at_once(make_database, tmp_pat
     # as the server has seen the client go (bounded poll, never a fixed sleep).
     deadline = time.monotonic() + 30
     with connect_warehouse(warehouse, autocommit=True) as conn:
-        while not bookkeeping.abandon_dead_loads(conn):
+        while not ledger.abandon_dead_loads(conn):
             assert time.monotonic() < deadline, "the dead load was never recognised"
             time.sleep(0.05)
     [(status, error)] = _rows(warehouse, "select status, error from raw._loads")
@@ -138,8 +138,8 @@ def test_a_live_load_is_never_marked_abandoned(make_database):
         connect_warehouse(warehouse, autocommit=True) as running,
         connect_warehouse(warehouse, autocommit=True) as other,
     ):
-        load_id = bookkeeping.start_load(running, "orders", "export")
-        assert bookkeeping.abandon_dead_loads(other) == 0
+        load_id = ledger.start_load(running, "orders", "export")
+        assert ledger.abandon_dead_loads(other) == 0
         assert _rows(warehouse, "select status from raw._loads where load_id = %s", (load_id,)) == [
             ("running",)
         ]
@@ -158,7 +158,7 @@ def test_a_second_load_waits_boundedly_and_names_the_holder(
     )
     settings_env(INGEST_LOCK_WAIT_SECONDS="2")
     with psycopg.connect(warehouse, application_name="drill-holder") as holder:
-        key = (bookkeeping._LOCK_NAMESPACE, bookkeeping._lock_key("export:orders"))
+        key = (ledger._LOCK_NAMESPACE, ledger._lock_key("export:orders"))
         holder.execute("select pg_advisory_xact_lock(%s, %s)", key)
         holder_pid = holder.info.backend_pid
         with (
@@ -204,7 +204,7 @@ def test_pipeline_sessions_carry_the_configured_bounds(make_database, settings_e
 
 def test_serving_gives_up_on_a_locked_mart_and_says_so(make_database, settings_env):
     from ingestion.api import prepare_warehouse
-    from orchestration.defs.serving.access import ServingLockTimeout, apply_access
+    from serving.grants import ServingLockTimeout, apply_access
 
     warehouse = make_database("wh")
     prepare_warehouse(warehouse)

@@ -14,8 +14,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ingestion.db import embedded
-from ingestion.settings import PROJECT_ROOT
+from crownsync.settings import PROJECT_ROOT
+from crownsync.warehouse import embedded
+from crownsync.warehouse.credentials import read_superuser_password, superuser_password_file
 from tests.fixtures.tiny_source import build_tiny_source
 
 pytestmark = pytest.mark.integration
@@ -40,14 +41,16 @@ def test_embedded_server_listens_on_tcp_and_keeps_data_across_restart(scratch_di
     data_dir, port = scratch_dir / "pgdata", _free_port()
     env = {**os.environ, "WAREHOUSE_PG_DIR": str(data_dir), "WAREHOUSE_PG_PORT": str(port)}
     env.pop("DATABASE_URL", None)
-    cli = [sys.executable, "-m", "ingestion.db"]
+    cli = [sys.executable, "-m", "crownsync.warehouse"]
     try:
         started = subprocess.run(
-            [*cli, "start"], env=env, capture_output=True, text=True, cwd=PROJECT_ROOT
+            [*cli, "start"], env=env, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=180
         )
         assert started.returncode == 0, started.stderr
         assert "crownsync_warehouse" in started.stdout
-        url = f"postgresql://postgres@127.0.0.1:{port}/crownsync_warehouse"
+        password = read_superuser_password(data_dir)
+        assert password and password not in started.stdout
+        url = f"postgresql://postgres:{password}@127.0.0.1:{port}/crownsync_warehouse"
         with psycopg.connect(url, autocommit=True) as conn:
             assert conn.info.host == "127.0.0.1"  # TCP, not a unix socket
             assert conn.execute("show server_version_num").fetchone()[0].startswith("18")
@@ -56,16 +59,23 @@ def test_embedded_server_listens_on_tcp_and_keeps_data_across_restart(scratch_di
             dbs = {r[0] for r in conn.execute("select datname from pg_database")}
         assert {"crownsync_warehouse", "crownsync_dagster", "crownsync_app"} <= dbs
         status = subprocess.run(
-            [*cli, "status"], env=env, capture_output=True, text=True, cwd=PROJECT_ROOT
+            [*cli, "status"], env=env, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60
         )
-        assert "running" in status.stdout and url in status.stdout
+        assert "running" in status.stdout
+        assert f"postgresql://postgres:***@127.0.0.1:{port}/crownsync_warehouse" in status.stdout
+        assert str(superuser_password_file(data_dir)) in status.stdout
+        assert password not in status.stdout
 
-        assert subprocess.run([*cli, "stop"], env=env, cwd=PROJECT_ROOT).returncode == 0
+        assert (
+            subprocess.run([*cli, "stop"], env=env, cwd=PROJECT_ROOT, timeout=180).returncode == 0
+        )
         assert not embedded.status(data_dir, port).running
         with pytest.raises(psycopg.OperationalError):
             psycopg.connect(url, connect_timeout=2)
 
-        assert subprocess.run([*cli, "start"], env=env, cwd=PROJECT_ROOT).returncode == 0
+        assert (
+            subprocess.run([*cli, "start"], env=env, cwd=PROJECT_ROOT, timeout=180).returncode == 0
+        )
         with psycopg.connect(url) as conn:
             assert conn.execute("select n from kept").fetchall() == [(42,)]
     finally:
@@ -161,7 +171,7 @@ def test_database_url_is_honoured_on_another_server(pg15_server, tmp_path):
         "WAREHOUSE_PG_PORT": "1",  # the embedded server must not be touched
     }
     started = subprocess.run(
-        [sys.executable, "-m", "ingestion.db", "start"],
+        [sys.executable, "-m", "crownsync.warehouse", "start"],
         env=env,
         capture_output=True,
         text=True,
@@ -184,7 +194,7 @@ def test_database_url_is_honoured_on_another_server(pg15_server, tmp_path):
     with psycopg.connect(f"{server}/app_src") as conn:
         assert conn.execute("select to_regnamespace('simulator')").fetchone()[0] is None
     refused = subprocess.run(
-        [sys.executable, "-m", "ingestion.simulator", "--scale", "0.01"],
+        [sys.executable, "-m", "simulator", "--scale", "0.01"],
         env=env,
         capture_output=True,
         text=True,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from ingestion.settings import PROJECT_ROOT
+from crownsync.settings import PROJECT_ROOT
 from tests.system_packages import require_tool
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ingestion.db.access import bootstrap_warehouse, connect_warehouse
+from crownsync.warehouse.bootstrap import bootstrap_warehouse
+from crownsync.warehouse.connections import connect_warehouse
 from orchestration.defs.quality.great_expectations import Expectation as E
 from orchestration.defs.quality.great_expectations import validate
 

@@ -11,8 +11,8 @@ import time
 import psycopg
 import pytest
 
+from crownsync.settings import PROJECT_ROOT
 from ingestion.api import APP_TABLES, ingest_app_db, ingest_app_table
-from ingestion.settings import PROJECT_ROOT
 from tests.fixtures.tiny_source import build_tiny_source, count
 
 pytestmark = pytest.mark.integration

@@ -310,7 +310,7 @@ def test_kill_9_mid_file_leaves_nothing_and_rerun_loads_it_once(make_database, l
     import sys
     import time
 
-    from ingestion.settings import PROJECT_ROOT
+    from crownsync.settings import PROJECT_ROOT
 
     warehouse = make_database("wh")
     lines = [

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 from ingestion.api import APP_TABLES, ingest_all
-from ingestion.simulator import advance, generate
+from simulator import advance, generate
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.db.access import bootstrap_warehouse
-from ingestion.settings import PROJECT_ROOT
+from crownsync.settings import PROJECT_ROOT
+from crownsync.warehouse.bootstrap import bootstrap_warehouse
 from tests.dbt_runner import dbt_env_for
 
 BIN = Path(sys.executable).parent
 
 
 def test_ruff_check_and_format():
-    paths = ["ingestion", "orchestration", "tests"]
+    paths = ["crownsync", "ingestion", "orchestration", "serving", "simulator", "bench", "tests"]
     check = subprocess.run(
         [str(BIN / "ruff"), "check", *paths], cwd=PROJECT_ROOT, capture_output=True, text=True
     )

@@ -16,10 +16,10 @@ import pytest
 import yaml
 from psycopg import sql
 
-from ingestion.settings import PROJECT_ROOT, get_settings
-from ingestion.simulator import SimulatorRefused, Summary, advance, generate
-from ingestion.simulator.__main__ import main as cli_main
-from ingestion.simulator.exports import MARKER
+from crownsync.settings import PROJECT_ROOT, get_settings
+from simulator import SimulatorRefused, Summary, advance, generate
+from simulator.__main__ import main as cli_main
+from simulator.export_writer import MARKER
 
 pytestmark = pytest.mark.integration
 

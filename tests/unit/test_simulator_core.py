@@ -10,10 +10,10 @@ import uuid
 import numpy as np
 import pandas as pd
 
-from ingestion.simulator.app_db import csv_text
-from ingestion.simulator.core import Sizes, dates, money, rng_for, ts, uuids
-from ingestion.simulator.exports import Bad, render
-from ingestion.simulator.world import build_world
+from simulator.app_db_writer import csv_text
+from simulator.core import Sizes, dates, money, rng_for, ts, uuids
+from simulator.export_writer import Bad, render
+from simulator.world import build_world
 
 
 def test_uuids_are_deterministic_version_4() -> None:

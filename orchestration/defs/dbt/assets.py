@@ -20,7 +20,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from ingestion.settings import dbt_env, get_settings
+from crownsync.settings import dbt_env, get_settings, safe_url
 from orchestration.defs.dbt.project import crownsync_dbt_project
 from orchestration.defs.ingestion.assets import raw_key
 from orchestration.defs.resources import WarehouseResource
@@ -49,6 +49,29 @@ def _node(manifest: Mapping[str, Any], unique_id: str) -> Mapping[str, Any]:
 translator = CrownSyncTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
+def _check_profile_targets(warehouse_url: str) -> None:
+    """dbt (profiles.yml reads DBT_PG_*) must build the warehouse this run's resource names.
+
+    The entry points export DBT_PG_* from the same settings as the resource; a mismatch
+    means the process was started some other way, and dbt would build another database.
+    """
+    wanted = {k: v for k, v in dbt_env_for(warehouse_url).items() if k.startswith("DBT_PG_")}
+    actual = {k: os.environ.get(k) for k in wanted}
+    wrong = sorted(
+        k for k in ("DBT_PG_HOST", "DBT_PG_PORT", "DBT_PG_DBNAME") if actual[k] != wanted[k]
+    )
+    if wrong:
+        raise dg.Failure(
+            f"dbt's profile points elsewhere than the warehouse resource ({safe_url(warehouse_url)}): "
+            f"{', '.join(f'{k}={actual[k]!r}' for k in wrong)}. Start Dagster with `make run` or "
+            "`make ui`, or export the DBT_PG_* variables of crownsync.settings.dbt_env."
+        )
+
+
+def dbt_env_for(warehouse_url: str) -> dict[str, str]:
+    return dbt_env(get_settings().model_copy(update={"database_url": warehouse_url}))
+
+
 class DbtBuildConfig(dg.Config):
     full_refresh: bool = False
     """Rebuild incremental models from scratch (dbt build --full-refresh)."""
@@ -65,8 +88,7 @@ def crownsync_dbt_assets(
     warehouse: WarehouseResource,
     config: DbtBuildConfig,
 ):
-    # profiles.yml reads DBT_PG_*; point them at the warehouse this run uses.
-    os.environ.update(dbt_env(get_settings().model_copy(update={"database_url": warehouse.url})))
+    _check_profile_targets(warehouse.url)
     args = ["build"] + (["--full-refresh"] if config.full_refresh else [])
     yield from dbt.cli(args, context=context).stream()
 

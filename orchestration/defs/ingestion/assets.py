@@ -7,7 +7,7 @@ table, the landing folder of an export), so the lineage starts at the source sys
 import dagster as dg
 
 from ingestion.api import APP_TABLES, EXPORTS, ingest_app_table, ingest_export
-from ingestion.manifest import load_manifest
+from ingestion.app_db.manifest import load_manifest
 from orchestration.defs.errors import run_with_retry_policy
 from orchestration.defs.resources import WarehouseResource
 

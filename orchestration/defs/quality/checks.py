@@ -13,7 +13,7 @@ import dagster as dg
 from psycopg import sql
 
 from ingestion.api import APP_TABLES
-from ingestion.manifest import load_manifest
+from ingestion.app_db.manifest import load_manifest
 from orchestration.defs.ingestion.assets import raw_key
 from orchestration.defs.quality.great_expectations import validate
 from orchestration.defs.quality.suites import MART_SUITES, RAW_SUITES, Suite

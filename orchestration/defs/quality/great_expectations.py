@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.engine import make_url
+from crownsync.settings import sqlalchemy_url
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class SuiteResult:
 
 
 def _sqlalchemy_url(url: str) -> str:
-    return make_url(url).set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+    return sqlalchemy_url(url, "psycopg2")
 
 
 QUALITY_SCHEMA = "quality"
@@ -58,7 +58,7 @@ def _publish_view(warehouse_url: str, name: str, query: str) -> None:
     """
     from psycopg import sql
 
-    from ingestion.db.access import connect_warehouse
+    from crownsync.warehouse.connections import connect_warehouse
 
     view = sql.Identifier(QUALITY_SCHEMA, name)
     with connect_warehouse(warehouse_url, autocommit=True) as conn, conn.transaction():

@@ -8,7 +8,7 @@ import dagster as dg
 
 from orchestration.defs.dbt.assets import crownsync_dbt_assets
 from orchestration.defs.resources import WarehouseResource
-from orchestration.defs.serving.access import apply_access
+from serving.grants import apply_access
 
 MART_KEYS = sorted(
     (key for key in crownsync_dbt_assets.keys if key.path[0] == "marts"), key=lambda k: k.path

@@ -1,0 +1,71 @@
+"""The app-database manifest (``ingestion/app_db/tables.yml``) as typed objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+MANIFEST_PATH = Path(__file__).with_name("tables.yml")
+
+STRATEGIES = {"merge"}
+DELETE_CHECKS = {"every_run", "scheduled"}
+
+
+class ManifestError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    primary_key: tuple[str, ...]
+    cursor: str
+    strategy: str
+    delete_check: str
+    columns: dict[str, str]  # required column -> PostgreSQL type, in contract order
+
+    @property
+    def checks_deletes_every_run(self) -> bool:
+        return self.delete_check == "every_run"
+
+
+def _parse(raw: dict, path: Path) -> dict[str, TableSpec]:
+    defaults = raw.get("defaults", {})
+    specs: dict[str, TableSpec] = {}
+    for name, entry in (raw.get("tables") or {}).items():
+        where = f"{path}: table {name!r}"
+        columns = entry.get("columns") or {}
+        if not columns:
+            raise ManifestError(f"{where} lists no columns")
+        pk = tuple(entry.get("primary_key") or ())
+        cursor = entry.get("cursor")
+        strategy = entry.get("strategy", defaults.get("strategy", "merge"))
+        delete_check = entry.get("delete_check", defaults.get("delete_check", "every_run"))
+        if not pk or any(col not in columns for col in pk):
+            raise ManifestError(f"{where}: primary_key {list(pk)} must name listed columns")
+        if cursor not in columns:
+            raise ManifestError(f"{where}: cursor {cursor!r} is not a listed column")
+        if strategy not in STRATEGIES:
+            raise ManifestError(f"{where}: strategy {strategy!r} not in {sorted(STRATEGIES)}")
+        if delete_check not in DELETE_CHECKS:
+            raise ManifestError(
+                f"{where}: delete_check {delete_check!r} not in {sorted(DELETE_CHECKS)}"
+            )
+        specs[name] = TableSpec(
+            name=name,
+            primary_key=pk,
+            cursor=cursor,
+            strategy=strategy,
+            delete_check=delete_check,
+            columns={str(k): str(v) for k, v in columns.items()},
+        )
+    return specs
+
+
+@cache
+def load_manifest(path: Path = MANIFEST_PATH) -> dict[str, TableSpec]:
+    with open(path, encoding="utf-8") as handle:
+        return _parse(yaml.safe_load(handle), path)

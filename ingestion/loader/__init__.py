@@ -1,1 +1,0 @@
-"""Shared loading machinery: raw schema bookkeeping, locks, COPY helpers."""

@@ -1,0 +1,77 @@
+"""``python -m serving``: publish the marts, create tenant logins.
+
+    python -m serving apply
+    python -m serving tenant-login --brand <uuid>    [--login NAME]
+    python -m serving tenant-login --retailer <uuid> [--login NAME]
+
+The password of a new login comes from TENANT_PASSWORD, or is generated and printed once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from uuid import UUID
+
+import psycopg
+
+from crownsync.settings import get_settings, url_parts
+from crownsync.warehouse.bootstrap import bootstrap_warehouse
+from crownsync.warehouse.connections import connect_warehouse
+from serving.grants import apply_access, create_tenant_login
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m serving",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="action", required=True)
+    sub.add_parser("apply", help="re-apply row-level security and grants on every mart")
+    login = sub.add_parser("tenant-login", help="create a login that sees one tenant's rows")
+    tenant = login.add_mutually_exclusive_group(required=True)
+    tenant.add_argument("--brand", type=UUID)
+    tenant.add_argument("--retailer", type=UUID)
+    login.add_argument("--login", help="role name (default brand_<id> / retailer_<id>)")
+    args = parser.parse_args(argv)
+
+    url = get_settings().warehouse_url
+    bootstrap_warehouse(url)
+    try:
+        with connect_warehouse(url) as conn:
+            if args.action == "apply":
+                print(f"row-level security and grants applied on {apply_access(conn)} marts")
+                return 0
+            column = "brand_id" if args.brand else "retailer_id"
+            tenant_id = args.brand or args.retailer
+            known = conn.execute(
+                f"select exists (select 1 from marts.{'dim_brands' if args.brand else 'dim_retailers'} "  # noqa: S608
+                f"where {column} = %s)",
+                (tenant_id,),
+            ).fetchone()[0]
+            if not known:
+                print(f"warning: no {column} {tenant_id} in the marts (yet)", file=sys.stderr)
+            created = create_tenant_login(
+                conn,
+                brand_id=args.brand,
+                retailer_id=args.retailer,
+                role_name=args.login,
+                password=os.environ.get("TENANT_PASSWORD"),
+            )
+    except psycopg.errors.UndefinedTable:
+        print("error: the marts do not exist yet: run `make run` first", file=sys.stderr)
+        return 1
+    server = url_parts(get_settings().warehouse_url)
+    print(f"login {created.role_name} sees the rows of {column} {tenant_id}")
+    if created.password:
+        print(f"password: {created.password}   (shown once; set TENANT_PASSWORD to choose it)")
+    print(
+        f"connect:  psql 'postgresql://{created.role_name}@{server['host']}:{server['port']}/{server['database']}'"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
