@@ -26,7 +26,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from ingestion.settings import PROJECT_ROOT
+from crownsync.settings import PROJECT_ROOT
 from tests.conftest import _with_database
 
 RESULTS_FILE = PROJECT_ROOT / ".warehouse" / "drills" / "drill-results.json"
@@ -255,9 +255,9 @@ class ForkedCli:
             sys.stderr = os.fdopen(2, "w", buffering=1)
             os.environ.clear()
             os.environ.update(env)
+            from crownsync.settings import get_settings
             from ingestion import failpoints
             from ingestion.__main__ import main
-            from ingestion.settings import get_settings
 
             failpoints._armed = failpoints._UNREAD
             failpoints._passes.clear()
@@ -417,7 +417,7 @@ class DedicatedServer:
 
     def restart_immediate(self) -> float:
         """``pg_ctl restart -m immediate`` (a crash: no checkpoint, clients cut); seconds."""
-        from ingestion.db import embedded
+        from crownsync.warehouse import embedded
 
         began = time.monotonic()
         result = embedded._run_as_service(
@@ -458,7 +458,7 @@ def dedicated_server() -> Iterator[DedicatedServer]:
         pytest.skip("DATABASE_URL is set: the restart drills never restart a user's server")
     import shutil
 
-    from ingestion.db import embedded
+    from crownsync.warehouse import embedded
 
     port = _free_port()
     data_dir = PROJECT_ROOT / ".warehouse" / f"drill-pgdata-{port}"

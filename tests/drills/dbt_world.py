@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 
-from ingestion.settings import PROJECT_ROOT
+from crownsync.settings import PROJECT_ROOT
 from tests.dbt_runner import DBT, dbt_env_for
 from tests.drills.conftest import Finished, finish, reap, rows, start
 
@@ -62,7 +62,7 @@ class DbtWorld:
 
 def build_world(source_url: str, warehouse_url: str, root: Path) -> DbtWorld:
     from ingestion.api import ingest_all
-    from ingestion.simulator import generate
+    from simulator import generate
 
     world = DbtWorld(source_url, root / "landing", warehouse_url, root)
     generate(source_url, world.landing_dir, 0.01, 7, quiet=True)

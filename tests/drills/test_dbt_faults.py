@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from ingestion.db.access import connect_warehouse
-from orchestration.defs.serving.access import apply_access
+from crownsync.warehouse.connections import connect_warehouse
+from serving.grants import apply_access
 from tests.drills.conftest import (
     cli_env,
     database_backends,
@@ -233,8 +233,8 @@ def copy_warehouse(source_url: str, target_url: str) -> None:
     """pg_dump | psql of a built warehouse onto another server, then the bootstrap (owners)."""
     import subprocess
 
-    from ingestion.db import embedded
-    from ingestion.db.access import bootstrap_warehouse
+    from crownsync.warehouse import embedded
+    from crownsync.warehouse.bootstrap import bootstrap_warehouse
 
     dump = subprocess.run(
         [str(embedded.bin_path("pg_dump")), "--no-owner", "--no-privileges", "-d", source_url],
@@ -249,7 +249,7 @@ def copy_warehouse(source_url: str, target_url: str) -> None:
         timeout=120,
         check=True,
     )
-    bootstrap_warehouse(target_url)
+    bootstrap_warehouse(target_url, force=True)
 
 
 def test_server_restarts_during_dbt(built, dedicated_server, tmp_path, drill):
