@@ -407,7 +407,18 @@ class DedicatedServer:
     port: int
 
     def url(self, database: str = "postgres") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+        from sqlalchemy.engine import URL
+
+        from crownsync.warehouse.credentials import read_superuser_password
+
+        return URL.create(
+            "postgresql",
+            username="postgres",
+            password=read_superuser_password(self.data_dir),
+            host="127.0.0.1",
+            port=self.port,
+            database=database,
+        ).render_as_string(hide_password=False)
 
     def create_database(self, prefix: str) -> str:
         name = f"{prefix}_{uuid.uuid4().hex[:8]}"
@@ -470,3 +481,5 @@ def dedicated_server() -> Iterator[DedicatedServer]:
             embedded.stop(data_dir, port)
         finally:
             shutil.rmtree(data_dir, ignore_errors=True)
+            for leftover in data_dir.parent.glob(f"{data_dir.name}.*"):  # its password file
+                leftover.unlink(missing_ok=True)

@@ -188,13 +188,20 @@ def test_two_dbt_runs_at_once(built, drill):
     assert marts_digest(url) == good
 
 
-RAW_COUNTS = """
-select c.relname, (xpath('/row/n/text()',
-        query_to_xml(format('select count(*) as n from raw.%%I', c.relname), false, true, '')))[1]::text::bigint
-  from pg_class c join pg_namespace n on n.oid = c.relnamespace
- where n.nspname = 'raw' and c.relkind = 'r' and c.relname <> '_loads'
- order by 1
-"""
+def raw_counts(url: str) -> dict[str, int]:
+    """Row count of every raw table but the load log (whose rows differ run by run)."""
+    with psycopg.connect(url) as conn:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "select tablename from pg_tables where schemaname = 'raw' "
+                "and tablename <> '_loads' order by 1"
+            )
+        ]
+        return {
+            t: conn.execute(f'select count(*) from raw."{t}"').fetchone()[0]  # noqa: S608
+            for t in tables
+        }
 
 
 def test_two_whole_ingestions_at_once(built, make_database, drill):
@@ -219,7 +226,7 @@ def test_two_whole_ingestions_at_once(built, make_database, drill):
     for result in results:
         assert result.returncode == 0, result.output[-4000:]
     # the same raw as one run (the module's warehouse was ingested once from these sources)
-    assert rows(warehouse, RAW_COUNTS) == rows(world.warehouse_url, RAW_COUNTS)
+    assert raw_counts(warehouse) == raw_counts(world.warehouse_url)
     assert rows(
         warehouse,
         "select count(*) from (select export, file_name from raw._files "
