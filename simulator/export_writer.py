@@ -18,35 +18,18 @@ from pathlib import Path
 
 import numpy as np
 
+from ingestion.platform_exports import schemas
+from ingestion.platform_exports.feeds import FEEDS
 from simulator.core import DAY, DAY0, HISTORY_DAYS, HOUR, rng_for, uuids
 from simulator.world import World
 
-AD_FIELDS = ["date", "brand_id", "campaign_id", "platform", "metric_type", "value", "currency"]
-INSIGHT_FIELDS = [
-    "date",
-    "account_id",
-    "platform",
-    "followers",
-    "reach",
-    "impressions",
-    "engagement",
-    "profile_views",
-]
-ORDER_FIELDS = [
-    "order_id",
-    "line_number",
-    "retailer_id",
-    "ordered_at",
-    "customer_id",
-    "model_mpn",
-    "quantity",
-    "unit_price",
-    "currency",
-    "utm_campaign",
-    "status",
-]
-AD_PLATFORMS = ["meta", "google_ads", "tiktok_ads"]
-METRIC_TYPES = ["ad_spend", "impressions", "clicks", "conversions", "revenue", "new_customers"]
+# The files' columns and value sets come from the export contract (schemas.py), never restated.
+AD_FIELDS = list(FEEDS["ad_metrics"].columns)
+INSIGHT_FIELDS = list(FEEDS["social_insights"].columns)
+ORDER_FIELDS = list(FEEDS["orders"].columns)
+AD_PLATFORMS = list(schemas.AD_PLATFORMS)
+METRIC_TYPES = list(schemas.AD_METRIC_TYPES)
+ORDER_STATUSES = list(schemas.ORDER_STATUSES)
 DAY0_EPOCH = DAY0.timestamp()
 MARKER = ".crownsync-simulator"
 
@@ -316,9 +299,7 @@ def order_rows(
     utm[(u >= 0.7) & (u < 0.8)] = texts[rng.integers(0, len(texts), ((u >= 0.7) & (u < 0.8)).sum())]
     unknown = (u >= 0.8) & (u < 0.85)
     utm[unknown] = uuids(rng, int(unknown.sum()))
-    status = np.asarray(["paid", "refunded", "cancelled"], dtype=object)[
-        rng.choice(3, n_orders, p=[0.9, 0.05, 0.05])
-    ]
+    status = np.asarray(ORDER_STATUSES, dtype=object)[rng.choice(3, n_orders, p=[0.9, 0.05, 0.05])]
     currency = np.asarray(["USD", "usd", ""], dtype=object)[
         rng.choice(3, n_orders, p=[0.85, 0.07, 0.08])
     ]

@@ -12,7 +12,6 @@ the order would be an invisible contract between files.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -659,7 +658,3 @@ def _brand_assets(w: World) -> None:
             "updated_at": ts(created + rng.uniform(0, 5, n) * DAY),
         }
     )
-
-
-def json_text(obj: object) -> str:
-    return json.dumps(obj, separators=(", ", ": "))

@@ -10,8 +10,8 @@ import yaml
 
 MANIFEST_PATH = Path(__file__).with_name("tables.yml")
 
-STRATEGIES = {"merge"}
 DELETE_CHECKS = {"every_run", "scheduled"}
+FIELDS = {"primary_key", "cursor", "delete_check", "columns"}
 
 
 class ManifestError(ValueError):
@@ -23,7 +23,6 @@ class TableSpec:
     name: str
     primary_key: tuple[str, ...]
     cursor: str
-    strategy: str
     delete_check: str
     columns: dict[str, str]  # required column -> PostgreSQL type, in contract order
 
@@ -37,19 +36,19 @@ def _parse(raw: dict, path: Path) -> dict[str, TableSpec]:
     specs: dict[str, TableSpec] = {}
     for name, entry in (raw.get("tables") or {}).items():
         where = f"{path}: table {name!r}"
+        unknown = sorted(set(entry) - FIELDS) + sorted(set(defaults) - (FIELDS - {"columns"}))
+        if unknown:
+            raise ManifestError(f"{where}: unknown field(s) {unknown} (allowed: {sorted(FIELDS)})")
         columns = entry.get("columns") or {}
         if not columns:
             raise ManifestError(f"{where} lists no columns")
         pk = tuple(entry.get("primary_key") or ())
         cursor = entry.get("cursor")
-        strategy = entry.get("strategy", defaults.get("strategy", "merge"))
         delete_check = entry.get("delete_check", defaults.get("delete_check", "every_run"))
         if not pk or any(col not in columns for col in pk):
             raise ManifestError(f"{where}: primary_key {list(pk)} must name listed columns")
         if cursor not in columns:
             raise ManifestError(f"{where}: cursor {cursor!r} is not a listed column")
-        if strategy not in STRATEGIES:
-            raise ManifestError(f"{where}: strategy {strategy!r} not in {sorted(STRATEGIES)}")
         if delete_check not in DELETE_CHECKS:
             raise ManifestError(
                 f"{where}: delete_check {delete_check!r} not in {sorted(DELETE_CHECKS)}"
@@ -58,7 +57,6 @@ def _parse(raw: dict, path: Path) -> dict[str, TableSpec]:
             name=name,
             primary_key=pk,
             cursor=cursor,
-            strategy=strategy,
             delete_check=delete_check,
             columns={str(k): str(v) for k, v in columns.items()},
         )

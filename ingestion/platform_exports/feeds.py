@@ -1,10 +1,20 @@
-"""The three export feeds: their row model, key and raw table."""
+"""The three export feeds: their row model, key and raw table.
+
+A feed's fields, their order and their raw column types are declared once, by its row model
+in schemas.py; ``Feed.columns`` is derived from it (ensure_feed_table and the loader read it).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from ingestion.platform_exports.schemas import AdMetric, ExportRow, OrderLine, SocialInsight
+from ingestion.platform_exports.schemas import (
+    AdMetric,
+    ExportRow,
+    OrderLine,
+    SocialInsight,
+    raw_columns,
+)
 
 
 @dataclass(frozen=True)
@@ -12,7 +22,14 @@ class Feed:
     name: str
     model: type[ExportRow]
     key: tuple[str, ...]
-    columns: dict[str, str]  # raw column -> PostgreSQL type, contract order
+    # raw column -> PostgreSQL type, contract order (derived from the model's fields)
+    columns: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", raw_columns(self.model))
+        unknown = [name for name in self.key if name not in self.columns]
+        if unknown:
+            raise ValueError(f"feed {self.name}: key names unknown field(s) {unknown}")
 
     @property
     def required_header(self) -> list[str]:
@@ -29,47 +46,15 @@ FEEDS: dict[str, Feed] = {
         name="ad_metrics",
         model=AdMetric,
         key=("platform", "campaign_id", "date", "metric_type"),
-        columns={
-            "date": "date",
-            "brand_id": "uuid",
-            "campaign_id": "uuid",
-            "platform": "text",
-            "metric_type": "text",
-            "value": "numeric",
-            "currency": "text",
-        },
     ),
     "social_insights": Feed(
         name="social_insights",
         model=SocialInsight,
         key=("account_id", "date"),
-        columns={
-            "date": "date",
-            "account_id": "uuid",
-            "platform": "text",
-            "followers": "integer",
-            "reach": "integer",
-            "impressions": "integer",
-            "engagement": "integer",
-            "profile_views": "integer",
-        },
     ),
     "orders": Feed(
         name="orders",
         model=OrderLine,
         key=("order_id", "line_number"),
-        columns={
-            "order_id": "text",
-            "line_number": "integer",
-            "retailer_id": "uuid",
-            "ordered_at": "timestamp with time zone",
-            "customer_id": "uuid",
-            "model_mpn": "text",
-            "quantity": "integer",
-            "unit_price": "numeric(12,2)",
-            "currency": "text",
-            "utm_campaign": "text",
-            "status": "text",
-        },
     ),
 }

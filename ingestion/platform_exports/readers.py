@@ -12,6 +12,7 @@ import codecs
 import csv
 import io
 import json
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +76,7 @@ def read_csv(path: Path, required: list[str]) -> Iterator[Record]:
     try:
         header_text = next(lines)
     except StopIteration:
-        raise FileRejected("empty file (0 bytes)") from None
+        raise FileRejected("empty file (no header line)") from None
     try:
         header = [name.strip() for name in _parse_csv_record(header_text)]
     except csv.Error as err:
@@ -86,12 +87,15 @@ def read_csv(path: Path, required: list[str]) -> Iterator[Record]:
     if len(set(header)) != len(header):
         raise FileRejected("CSV header names a column twice", 1)
 
-    buffered = list()  # lines read ahead while resynchronising after broken quoting
+    # Lines read ahead while resynchronising after broken quoting. A deque, and the quote
+    # parity kept as a running count below: one unterminated quote near the top of a large
+    # file reads the rest of the file ahead once, in linear time (it was quadratic).
+    buffered: deque[str] = deque()
     number = 1
 
     def next_line() -> str | None:
         if buffered:
-            return buffered.pop(0)
+            return buffered.popleft()
         return next(lines, None)
 
     while True:
@@ -102,15 +106,17 @@ def read_csv(path: Path, required: list[str]) -> Iterator[Record]:
         start = number
         if not first.strip():
             continue  # a blank line carries no data
-        text, taken = first, [first]
+        taken = [first]
         # An odd number of quotes means the record continues on the next physical line
         # (RFC 4180 allows line breaks inside quoted fields).
-        while text.count('"') % 2 == 1:
+        open_quote = first.count('"') % 2 == 1
+        while open_quote:
             more = next_line()
             if more is None:
                 break
             taken.append(more)
-            text += more
+            open_quote ^= more.count('"') % 2 == 1
+        text = "".join(taken)
         try:
             values = _parse_csv_record(text)
             if len(values) != len(header):
@@ -119,7 +125,7 @@ def read_csv(path: Path, required: list[str]) -> Iterator[Record]:
             if len(taken) > 1:
                 # The open quote was never meant to span lines: only the first line is bad;
                 # read the following lines again as records of their own.
-                buffered[:0] = taken[1:]
+                buffered.extendleft(reversed(taken[1:]))
                 yield Record(
                     start, first.rstrip("\r\n"), None, "broken quoting: unterminated quoted field"
                 )
@@ -147,13 +153,13 @@ def read_jsonl(path: Path) -> Iterator[Record]:
             continue
         yield Record(number, text, value)
     if number == 0:
-        raise FileRejected("empty file (0 bytes)")
+        raise FileRejected("empty file (no lines)")
 
 
 def read_json_array(path: Path) -> Iterator[Record]:
     text = "".join(_lines(path))
     if not text.strip():
-        raise FileRejected("empty file (0 bytes)")
+        raise FileRejected("empty file (no JSON document)")
     try:
         value = json.loads(text)
     except json.JSONDecodeError as err:

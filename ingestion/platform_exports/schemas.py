@@ -1,22 +1,53 @@
 """The export file contract (source contract, section B) as pydantic models.
 
-Each export has a row model that validates and normalises one record (from a CSV line, a
-JSONL line or a JSON array element) and a key. pydantic does the type work; the few rules
-pydantic is lax about (integer text only, strict ISO dates, supported currency, cents) are
-explicit validators on the field types below, so every rule lives next to its field.
+This module is the ONE declaration of an export feed's shape. Each export has a row model
+that validates and normalises one record (from a CSV line, a JSONL line or a JSON array
+element). pydantic does the type work; the few rules pydantic is lax about (integer text
+only, strict ISO dates, supported currency, cents) are explicit validators on the field
+types below, so every rule lives next to its field.
+
+Derived from here, never restated:
+
+- the file's columns (CSV header order) and the raw table's columns and PostgreSQL types:
+  every field type carries its raw type (:class:`RawType`), read by :func:`raw_columns`
+  (``Feed.columns`` in feeds.py);
+- the value sets (``AD_PLATFORMS``, ``AD_METRIC_TYPES``, ``ORDER_STATUSES``,
+  ``SUPPORTED_CURRENCIES``), from the ``Literal`` types: the simulator and the Great
+  Expectations raw suites import them; dbt's accepted_values cannot import Python, so
+  tests/unit/test_contracts.py proves the dbt yml lists the same values.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainValidator
 
-SUPPORTED_CURRENCIES = {"USD"}
+# -- value sets (the Literal types are the declaration; the tuples are derived) -------------
+AdPlatform = Literal["meta", "google_ads", "tiktok_ads"]
+AdMetricType = Literal[
+    "ad_spend", "impressions", "clicks", "conversions", "revenue", "new_customers"
+]
+OrderStatus = Literal["paid", "refunded", "cancelled"]
+CurrencyCode = Literal["USD"]  # only USD until conversion is added
+
+AD_PLATFORMS: tuple[str, ...] = get_args(AdPlatform)
+AD_METRIC_TYPES: tuple[str, ...] = get_args(AdMetricType)
+ORDER_STATUSES: tuple[str, ...] = get_args(OrderStatus)
+SUPPORTED_CURRENCIES: frozenset[str] = frozenset(get_args(CurrencyCode))
+
+
+@dataclass(frozen=True)
+class RawType:
+    """The PostgreSQL type of a field's column in its raw table (``raw.<feed>``)."""
+
+    sql: str
+
 
 _INT_TEXT = re.compile(r"^[+-]?\d+$")
 _DATE_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -105,20 +136,27 @@ def _lower_text(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
-Integer = Annotated[int, PlainValidator(_integer)]
-Number = Annotated[Decimal, PlainValidator(_decimal)]
-Money = Annotated[Decimal, PlainValidator(_money)]
-IsoDate = Annotated[date, PlainValidator(_iso_date)]
-Timestamp = Annotated[datetime, PlainValidator(_timestamp)]
-Currency = Annotated[str, BeforeValidator(_blank_to_none), PlainValidator(_currency)]
-Text = Annotated[str, PlainValidator(_text)]
-OptionalUUID = Annotated[UUID | None, BeforeValidator(_blank_to_none)]
+Integer = Annotated[int, PlainValidator(_integer), RawType("integer")]
+Number = Annotated[Decimal, PlainValidator(_decimal), RawType("numeric")]
+Money = Annotated[Decimal, PlainValidator(_money), RawType("numeric(12,2)")]
+IsoDate = Annotated[date, PlainValidator(_iso_date), RawType("date")]
+Timestamp = Annotated[datetime, PlainValidator(_timestamp), RawType("timestamp with time zone")]
+Currency = Annotated[
+    str, BeforeValidator(_blank_to_none), PlainValidator(_currency), RawType("text")
+]
+Text = Annotated[str, PlainValidator(_text), RawType("text")]
+Uuid = Annotated[UUID, RawType("uuid")]
+OptionalUUID = Annotated[UUID | None, BeforeValidator(_blank_to_none), RawType("uuid")]
 OptionalInteger = Annotated[
     int | None,
     BeforeValidator(_blank_to_none),
     PlainValidator(lambda v: None if v is None else _integer(v)),
+    RawType("integer"),
 ]
-OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none)]
+OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none), RawType("text")]
+AdPlatformField = Annotated[AdPlatform, BeforeValidator(_lower_text), RawType("text")]
+AdMetricTypeField = Annotated[AdMetricType, BeforeValidator(_lower_text), RawType("text")]
+OrderStatusField = Annotated[OrderStatus, BeforeValidator(_lower_text), RawType("text")]
 
 
 class ExportRow(BaseModel):
@@ -126,25 +164,31 @@ class ExportRow(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    KEY: tuple[str, ...] = ()
+
+def raw_columns(model: type[ExportRow]) -> dict[str, str]:
+    """The model's fields as raw table columns: name -> PostgreSQL type, in field order."""
+    columns = {}
+    for name, info in model.model_fields.items():
+        types = [m.sql for m in info.metadata if isinstance(m, RawType)]
+        if len(types) != 1:
+            raise TypeError(f"{model.__name__}.{name}: its type must carry exactly one RawType")
+        columns[name] = types[0]
+    return columns
 
 
 class AdMetric(ExportRow):
     date: IsoDate
-    brand_id: UUID
+    brand_id: Uuid
     campaign_id: OptionalUUID = None
-    platform: Annotated[Literal["meta", "google_ads", "tiktok_ads"], BeforeValidator(_lower_text)]
-    metric_type: Annotated[
-        Literal["ad_spend", "impressions", "clicks", "conversions", "revenue", "new_customers"],
-        BeforeValidator(_lower_text),
-    ]
+    platform: AdPlatformField
+    metric_type: AdMetricTypeField
     value: Number
     currency: Currency = "USD"
 
 
 class SocialInsight(ExportRow):
     date: IsoDate
-    account_id: UUID
+    account_id: Uuid
     platform: Text
     followers: Integer
     reach: Integer
@@ -156,7 +200,7 @@ class SocialInsight(ExportRow):
 class OrderLine(ExportRow):
     order_id: Text
     line_number: Integer
-    retailer_id: UUID
+    retailer_id: Uuid
     ordered_at: Timestamp
     customer_id: OptionalUUID = None
     model_mpn: Text
@@ -164,4 +208,4 @@ class OrderLine(ExportRow):
     unit_price: Money
     currency: Currency = "USD"
     utm_campaign: OptionalText = None
-    status: Annotated[Literal["paid", "refunded", "cancelled"], BeforeValidator(_lower_text)]
+    status: OrderStatusField

@@ -252,6 +252,7 @@ def expected_retailer_ranking(hb: HandBuilt) -> dict[tuple[UUID, str, date], dic
 
     # previous score: over each retailer's full history within the period, before any filter
     previous: dict[UUID, Decimal | None] = {}
+    previous_row: dict[UUID, UUID | None] = {}  # metric_id -> metric_id of the previous date
     history = defaultdict(list)
     for m in metrics:
         history[(m["retailer_id"], m["metric_period"])].append(m)
@@ -259,6 +260,7 @@ def expected_retailer_ranking(hb: HandBuilt) -> dict[tuple[UUID, str, date], dic
         rows.sort(key=lambda m: m["metric_date"])
         for before, m in zip([None, *rows[:-1]], rows, strict=True):
             previous[m["metric_id"]] = None if before is None else before["performance_score"]
+            previous_row[m["metric_id"]] = None if before is None else before["metric_id"]
 
     live = [m for m in metrics if retailers[m["retailer_id"]]["is_active"]]
     region = {rid: clean_region(r["region"]) for rid, r in retailers.items()}
@@ -274,9 +276,19 @@ def expected_retailer_ranking(hb: HandBuilt) -> dict[tuple[UUID, str, date], dic
     regional = ranks(lambda m: (m["metric_period"], m["metric_date"], region[m["retailer_id"]]))
     by_tier = ranks(lambda m: (m["metric_period"], m["metric_date"], tier[m["retailer_id"]]))
 
+    def movement(rank_of: dict[UUID, int], metric_id: UUID) -> tuple[int | None, int | None]:
+        """(rank at the retailer's own previous date of the period, previous - current)."""
+        before = previous_row[metric_id]
+        if before is None:
+            return None, None
+        return rank_of[before], rank_of[before] - rank_of[metric_id]
+
     out = {}
     for m in live:
         rid, prev = m["retailer_id"], previous[m["metric_id"]]
+        prev_overall, overall_change = movement(overall, m["metric_id"])
+        prev_regional, regional_change = movement(regional, m["metric_id"])
+        prev_tier, tier_change = movement(by_tier, m["metric_id"])
         change = None if prev is None else m["performance_score"] - prev
         trend = (
             None if change is None else "up" if change > 0 else "down" if change < 0 else "stable"
@@ -303,6 +315,12 @@ def expected_retailer_ranking(hb: HandBuilt) -> dict[tuple[UUID, str, date], dic
             previous_performance_score=prev,
             score_change=change,
             trend_direction=trend,
+            previous_overall_rank=prev_overall,
+            rank_change=overall_change,
+            previous_regional_rank=prev_regional,
+            regional_rank_change=regional_change,
+            previous_tier_rank=prev_tier,
+            tier_rank_change=tier_change,
         )
     return out
 

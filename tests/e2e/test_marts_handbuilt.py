@@ -186,6 +186,49 @@ def test_retailer_ranking(pipeline: Pipeline) -> None:
     assert not problems, "\n".join(problems)
 
 
+def test_retailer_ranking_rank_movement_is_against_the_own_previous_date(
+    pipeline: Pipeline,
+) -> None:
+    """R3's weekly 2026-01-12 row is deleted: on 01-19 its movement is against 01-05 (its own
+    previous date: rank 1 -> 3, change -2), not NULL as the period's previous global date would
+    give. Guards that the hand-built world keeps exercising that case."""
+    expected = expected_retailer_ranking(pipeline.hb)
+    rows = {
+        (str(r["retailer_id"]), r["metric_date"].isoformat()): r
+        for r in _mart_rows(pipeline, "retailer_ranking")
+        if r["metric_period"] == "weekly"
+    }
+    r3_id = next(
+        str(m["retailer_id"])
+        for m in pipeline.hb.rows("retailer_performance_metrics")
+        if m["metric_id"] == MET[6]
+    )
+    row = rows[(r3_id, "2026-01-19")]
+    assert (r3_id, "2026-01-12") not in rows
+    assert (row["previous_overall_rank"], row["overall_rank"], row["rank_change"]) == (1, 3, -2)
+    want = expected[(UUID(r3_id), "weekly", row["metric_date"])]
+    assert row["rank_change"] == want["rank_change"]
+
+
+def test_retailer_ranking_latest_carries_the_movement(pipeline: Pipeline) -> None:
+    """retailer_ranking_latest = the rows of the latest metric_date of each period, with the
+    same ranks and rank movement as retailer_ranking."""
+    expected = expected_retailer_ranking(pipeline.hb)
+    latest = {}
+    for _, period, day in expected:
+        latest[period] = max(latest.get(period, day), day)
+    expected_latest = {
+        (rid, period): row for (rid, period, day), row in expected.items() if day == latest[period]
+    }
+    problems = _compare(
+        "retailer_ranking_latest",
+        _mart_rows(pipeline, "retailer_ranking_latest"),
+        expected_latest,
+        lambda r: (r["retailer_id"], r["metric_period"]),
+    )
+    assert not problems, "\n".join(problems)
+
+
 def test_regional_wish_list(pipeline: Pipeline) -> None:
     expected = expected_regional_wish_list(pipeline.hb)
     problems = _compare(

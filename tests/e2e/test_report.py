@@ -108,10 +108,24 @@ def test_report_holds_the_charts_and_the_marts_figures(built_world, report_file)
         period_date = conn.execute(
             "select max(metric_date) from marts.retailer_ranking where metric_period = 'weekly'"
         ).fetchone()[0]
+        kpi = conn.execute(
+            "select open_rate_pct, click_rate_pct, ad_roas from marts.fct_campaign_kpis"
+        ).fetchone()
     assert sent > 0 and campaigns > 0
     assert f">{sent:,}<" in page  # the KPI tile: Σ emails_sent of the mart
     assert f">{campaigns:,}<" in page
-    assert f">{float(ad_revenue) / float(spend):,.2f}×<" in page  # ROAS overall
+    # the tiles show the KPI mart's columns, and that mart agrees with the campaign mart
+    open_rate, click_rate, roas = (float(v) for v in kpi)
+    assert roas == round(float(ad_revenue) / float(spend), 2)
+    assert f">{roas:,.2f}×<" in page  # ROAS overall
+    assert f">{open_rate:.2f} %<" in page and f">{click_rate:.2f} %<" in page
+    # the header names the database, never a connection URL or a credential
+    from crownsync.settings import database_name, url_parts
+
+    assert f"<b>{database_name(built_world.warehouse_url)}</b>" in page
+    assert "postgresql://" not in page
+    password = url_parts(built_world.warehouse_url)["password"]
+    assert not password or password not in page
     assert all(region in page for region in regions)
     assert f"{period_date:%d %b %Y}" in page  # the leaderboard's date
 

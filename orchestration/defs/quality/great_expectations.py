@@ -8,7 +8,6 @@ Dagster's event storage, where the UI shows them).
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,13 +72,21 @@ def validate(
     warehouse_url: str, name: str, query: str, expectations: list[Expectation]
 ) -> SuiteResult:
     _publish_view(warehouse_url, name, query)
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     import great_expectations.expectations as gxe
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+    )
 
     for noisy in ("great_expectations", "great_expectations.core"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    context = gx.get_context(mode="ephemeral")
+    # in memory, no analytics (this machine has no network), no temporary docs site
+    config = DataContextConfig(
+        analytics_enabled=False,
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+    )
+    context = gx.get_context(mode="ephemeral", project_config=config)
     context.variables.progress_bars = {"globally": False, "metric_calculations": False}
     source = context.data_sources.add_postgres(
         name=f"warehouse_{uuid.uuid4().hex[:8]}", connection_string=_sqlalchemy_url(warehouse_url)

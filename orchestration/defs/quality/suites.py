@@ -1,5 +1,13 @@
 """The Great Expectations suites, as data: which query, which expectations.
 
+GE guards the boundary only: its suites read raw tables (what ingestion landed), never a
+dbt model. Facts of models (staging, intermediate, marts: ranks, shares, rates, keys) are
+dbt tests; reconciliations across systems and freshness are Dagster checks (checks.py).
+docs/quality.md has the ownership table; tests/unit/test_quality_ownership.py enforces it.
+
+Primary keys of raw app tables are not here: dbt's source tests (unique + not_null in
+_app_db__sources.yml) own them.
+
 Raw suites read only live rows (``_deleted_at is null``) or current export rows, and clean
 the two dirty text fields the same way staging does before checking their value sets.
 """
@@ -8,6 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ingestion.platform_exports.schemas import (
+    AD_METRIC_TYPES,
+    AD_PLATFORMS,
+    ORDER_STATUSES,
+    SUPPORTED_CURRENCIES,
+)
 from orchestration.defs.quality.great_expectations import Expectation as E
 
 
@@ -24,8 +38,8 @@ def not_null(*columns: str) -> list[E]:
     return [E("ExpectColumnValuesToNotBeNull", {"column": c}) for c in columns]
 
 
-def in_set(column: str, values: list[str]) -> E:
-    return E("ExpectColumnValuesToBeInSet", {"column": column, "value_set": values})
+def in_set(column: str, values) -> E:
+    return E("ExpectColumnValuesToBeInSet", {"column": column, "value_set": sorted(values)})
 
 
 def between(column: str, low=None, high=None) -> E:
@@ -44,7 +58,7 @@ RAW_SUITES = [
         "from raw.retailers where _deleted_at is null",
         [
             NON_EMPTY,
-            *not_null("retailer_id", "retailer_name", "region", "is_active"),
+            *not_null("retailer_name", "region", "is_active"),
             in_set("tier", ["premium", "standard", "basic"]),
             in_set("store_type", ["boutique", "department", "online"]),
         ],
@@ -57,7 +71,7 @@ RAW_SUITES = [
         "from raw.campaigns where _deleted_at is null",
         [
             NON_EMPTY,
-            *not_null("campaign_id", "brand_id"),
+            *not_null("brand_id"),
             in_set("campaign_type", ["social", "email", "sms", "mixed"]),
             in_set("campaign_status", ["draft", "active", "paused", "completed", "archived"]),
             between("budget_allocated", 0),
@@ -72,7 +86,7 @@ RAW_SUITES = [
         "from raw.email_sends where _deleted_at is null",
         [
             NON_EMPTY,
-            *not_null("send_id", "email_campaign_id", "retailer_id"),
+            *not_null("email_campaign_id", "retailer_id"),
             in_set("send_status", ["sent", "delivered", "bounced", "failed"]),
             between("open_count", 0),
             between("click_count", 0),
@@ -85,7 +99,7 @@ RAW_SUITES = [
         "select metric_id, retailer_id, metric_date, metric_period, customer_satisfaction, "
         "net_promoter_score from raw.retailer_performance_metrics where _deleted_at is null",
         [
-            *not_null("metric_id", "retailer_id", "metric_date", "metric_period"),
+            *not_null("retailer_id", "metric_date", "metric_period"),
             in_set("metric_period", ["daily", "weekly", "monthly", "quarterly"]),
             between("customer_satisfaction", 1, 5),
             between("net_promoter_score", -100, 100),
@@ -97,7 +111,7 @@ RAW_SUITES = [
         "raw_wish_list_items",
         "select wish_id, model_id, retailer_id, wish_count from raw.wish_list_items "
         "where _deleted_at is null",
-        [*not_null("wish_id", "model_id", "retailer_id"), between("wish_count", 1)],
+        [*not_null("model_id", "retailer_id"), between("wish_count", 1)],
         "Live wishes: keys present, wish_count at least 1.",
     ),
     Suite(
@@ -107,12 +121,9 @@ RAW_SUITES = [
         "where _is_current",
         [
             *not_null("date", "brand_id", "value"),
-            in_set("platform", ["meta", "google_ads", "tiktok_ads"]),
-            in_set(
-                "metric_type",
-                ["ad_spend", "impressions", "clicks", "conversions", "revenue", "new_customers"],
-            ),
-            in_set("currency", ["USD"]),
+            in_set("platform", AD_PLATFORMS),
+            in_set("metric_type", AD_METRIC_TYPES),
+            in_set("currency", SUPPORTED_CURRENCIES),
         ],
         "Current ad metrics: keys, platform and metric sets, USD only.",
     ),
@@ -123,7 +134,7 @@ RAW_SUITES = [
         "where _is_current",
         [
             *not_null("order_id", "line_number", "retailer_id", "quantity", "unit_price"),
-            in_set("status", ["paid", "refunded", "cancelled"]),
+            in_set("status", ORDER_STATUSES),
         ],
         "Current order lines: keys and status set.",
     ),
@@ -140,56 +151,5 @@ RAW_SUITES = [
             between("engagement", 0),
         ],
         "Current social insights: keys, counters not negative.",
-    ),
-]
-
-RATE_COLUMNS = [
-    "open_rate_pct",
-    "click_rate_pct",
-    "bounce_rate_pct",
-    "sms_delivery_rate_pct",
-    "ad_ctr_pct",
-]
-
-MART_SUITES = [
-    Suite(
-        ("marts", "campaign_performance"),
-        "mart_campaign_performance",
-        "select * from marts.campaign_performance",
-        [
-            E("ExpectColumnValuesToBeUnique", {"column": "campaign_id"}),
-            *not_null(
-                "campaign_id",
-                "emails_sent",
-                "sms_sent",
-                "social_impressions",
-                "ad_spend",
-                "attributed_revenue",
-            ),
-            *[between(column, 0, 100) for column in RATE_COLUMNS],
-            between("emails_sent", 0),
-            between("unique_opens", 0),
-        ],
-        "One row per campaign; counts never null; rates that are shares of a whole in 0–100.",
-    ),
-    Suite(
-        ("marts", "retailer_ranking"),
-        "mart_retailer_ranking_ranks",
-        "select metric_period, metric_date, 'overall' as ranking, min(overall_rank) as min_rank "
-        "from marts.retailer_ranking group by 1, 2 "
-        "union all select metric_period, metric_date, 'region:' || region, min(regional_rank) "
-        "from marts.retailer_ranking group by 1, 2, 3 "
-        "union all select metric_period, metric_date, 'tier:' || tier, min(tier_rank) "
-        "from marts.retailer_ranking group by 1, 2, 3",
-        [in_set("min_rank", [1])],
-        "Every ranking partition (overall, per region, per tier) starts at rank 1.",
-    ),
-    Suite(
-        ("marts", "regional_wish_list"),
-        "mart_regional_wish_list_shares",
-        "select region, abs(sum(share_of_region_pct) - 100) - 0.005 * count(*) as share_excess, "
-        "min(rank_in_region) as min_rank from marts.regional_wish_list group by region",
-        [between("share_excess", None, 0), in_set("min_rank", [1])],
-        "Per region, shares sum to 100 within rounding (0.005 × rows) and ranks start at 1.",
     ),
 ]

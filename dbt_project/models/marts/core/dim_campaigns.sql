@@ -8,11 +8,7 @@
 }}
 
 with campaigns as (
-    select * from {{ ref('stg_app_db__campaigns') }}
-),
-
-brands as (
-    select * from {{ ref('stg_app_db__brands') }}
+    select * from {{ ref('int_campaigns__enriched') }}
 ),
 
 final as (
@@ -23,7 +19,7 @@ final as (
         campaigns.campaign_type,
         campaigns.campaign_status,
         campaigns.brand_id,
-        brands.brand_name,
+        campaigns.brand_name,
         campaigns.start_date,
         campaigns.end_date,
         campaigns.budget_allocated,
@@ -34,8 +30,6 @@ final as (
         campaigns.created_at,
         campaigns.updated_at
     from campaigns
-    left join brands
-        on campaigns.brand_id = brands.brand_id
 )
 
 select * from final

@@ -8,18 +8,14 @@
 }}
 
 with watch_models as (
-    select * from {{ ref('stg_app_db__watch_models') }}
-),
-
-brands as (
-    select * from {{ ref('stg_app_db__brands') }}
+    select * from {{ ref('int_watch_models__enriched') }}
 ),
 
 final as (
     select
         watch_models.model_id,
         watch_models.brand_id,
-        brands.brand_name,
+        watch_models.brand_name,
         watch_models.model_name,
         watch_models.collection_name,
         watch_models.size,
@@ -31,8 +27,6 @@ final as (
         watch_models.created_at,
         watch_models.updated_at
     from watch_models
-    left join brands
-        on watch_models.brand_id = brands.brand_id
 )
 
 select * from final

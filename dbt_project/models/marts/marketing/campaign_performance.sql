@@ -8,15 +8,7 @@
 }}
 
 with campaigns as (
-    select * from {{ ref('stg_app_db__campaigns') }}
-),
-
-brands as (
-    select * from {{ ref('stg_app_db__brands') }}
-),
-
-participation as (
-    select * from {{ ref('int_campaign_retailers__rolled_up_to_campaign') }}
+    select * from {{ ref('int_campaigns__enriched') }}
 ),
 
 email as (
@@ -45,14 +37,14 @@ joined as (
         campaigns.campaign_id,
         campaigns.campaign_name,
         campaigns.brand_id,
-        brands.brand_name,
+        campaigns.brand_name,
         campaigns.campaign_type,
         campaigns.campaign_status,
         campaigns.start_date,
         campaigns.end_date,
         campaigns.budget_allocated,
         campaigns.budget_spent,
-        coalesce(participation.participating_retailers, 0) as participating_retailers,
+        campaigns.participating_retailers,
         coalesce(email.emails_sent, 0) as emails_sent,
         coalesce(email.emails_delivered, 0) as emails_delivered,
         coalesce(email.emails_bounced, 0) as emails_bounced,
@@ -79,10 +71,6 @@ joined as (
         coalesce(orders.attributed_orders, 0) as attributed_orders,
         coalesce(orders.attributed_revenue, 0) as attributed_revenue
     from campaigns
-    left join brands
-        on campaigns.brand_id = brands.brand_id
-    left join participation
-        on campaigns.campaign_id = participation.campaign_id
     left join email
         on campaigns.campaign_id = email.campaign_id
     left join sms

@@ -1,7 +1,6 @@
 {{
     config(
         indexes=[
-            {'columns': ['campaign_id', 'channel', 'activity_date'], 'unique': true},
             {'columns': ['activity_date']},
             {'columns': ['brand_id']},
         ],

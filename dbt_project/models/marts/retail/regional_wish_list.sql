@@ -1,7 +1,6 @@
 {{
     config(
         indexes=[
-            {'columns': ['region', 'model_id'], 'unique': true},
             {'columns': ['region', 'rank_in_region']},
             {'columns': ['brand_id']},
         ],
@@ -17,11 +16,7 @@ retailers as (
 ),
 
 watch_models as (
-    select * from {{ ref('stg_app_db__watch_models') }}
-),
-
-brands as (
-    select * from {{ ref('stg_app_db__brands') }}
+    select * from {{ ref('int_watch_models__enriched') }}
 ),
 
 -- live wishes of active retailers for live watch models (inactive models included),
@@ -67,7 +62,7 @@ final as (
         watch_models.model_name,
         watch_models.collection_name,
         watch_models.brand_id,
-        brands.brand_name,
+        watch_models.brand_name,
         watch_models.mpn,
         watch_models.size,
         watch_models.gender,
@@ -80,8 +75,6 @@ final as (
     from ranked
     inner join watch_models
         on ranked.model_id = watch_models.model_id
-    left join brands
-        on watch_models.brand_id = brands.brand_id
 )
 
 select * from final

@@ -1,7 +1,6 @@
 {{
     config(
         indexes=[
-            {'columns': ['retailer_id', 'metric_period', 'metric_date']},
             {'columns': ['metric_period', 'metric_date']},
             {'columns': ['region', 'regional_rank']},
         ],
@@ -65,7 +64,7 @@ active_retailer_metrics as (
 ),
 
 -- ranks among active retailers only
-final as (
+ranked as (
     select
         active_retailer_metrics.retailer_id,
         active_retailer_metrics.retailer_name,
@@ -112,6 +111,44 @@ final as (
                 then 'stable'
         end as trend_direction
     from active_retailer_metrics
+),
+
+-- rank movement: the ranks at the retailer's own previous metric_date of the same period (the
+-- same partition as previous_performance_score), not at the period's previous global date
+final as (
+    select
+        ranked.retailer_id,
+        ranked.retailer_name,
+        ranked.region,
+        ranked.tier,
+        ranked.metric_period,
+        ranked.metric_date,
+        ranked.revenue,
+        ranked.orders_count,
+        ranked.average_order_value,
+        ranked.conversion_rate,
+        ranked.email_open_rate,
+        ranked.social_engagement_rate,
+        ranked.customer_satisfaction,
+        ranked.net_promoter_score,
+        ranked.performance_score,
+        ranked.overall_rank,
+        ranked.regional_rank,
+        ranked.tier_rank,
+        ranked.previous_performance_score,
+        ranked.score_change,
+        ranked.trend_direction,
+        lag(ranked.overall_rank) over retailer_history as previous_overall_rank,
+        lag(ranked.overall_rank) over retailer_history - ranked.overall_rank as rank_change,
+        lag(ranked.regional_rank) over retailer_history as previous_regional_rank,
+        lag(ranked.regional_rank) over retailer_history - ranked.regional_rank as regional_rank_change,
+        lag(ranked.tier_rank) over retailer_history as previous_tier_rank,
+        lag(ranked.tier_rank) over retailer_history - ranked.tier_rank as tier_rank_change
+    from ranked
+    window retailer_history as (
+        partition by ranked.retailer_id, ranked.metric_period
+        order by ranked.metric_date
+    )
 )
 
 select * from final

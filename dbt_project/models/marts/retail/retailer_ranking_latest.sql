@@ -1,7 +1,6 @@
 {{
     config(
         indexes=[
-            {'columns': ['retailer_id', 'metric_period']},
             {'columns': ['metric_period', 'overall_rank']},
             {'columns': ['region', 'regional_rank']},
         ],
@@ -42,7 +41,13 @@ final as (
         retailer_ranking.tier_rank,
         retailer_ranking.previous_performance_score,
         retailer_ranking.score_change,
-        retailer_ranking.trend_direction
+        retailer_ranking.trend_direction,
+        retailer_ranking.previous_overall_rank,
+        retailer_ranking.rank_change,
+        retailer_ranking.previous_regional_rank,
+        retailer_ranking.regional_rank_change,
+        retailer_ranking.previous_tier_rank,
+        retailer_ranking.tier_rank_change
     from retailer_ranking
     inner join latest_dates
         on

@@ -1,28 +1,28 @@
-with source as (
-    select * from {{ source('app_db', 'email_sends') }}
+with base_email_sends as (
+    select * from {{ ref('base_app_db__email_sends') }}
 ),
 
-renamed as (
+live as (
     select
-        send_id,
-        email_campaign_id,
-        retailer_id,
-        {{ hash_pii('recipient_email') }} as recipient_email_key,
-        send_status,
-        sent_at,
-        delivered_at,
-        opened_at,
-        clicked_at,
-        open_count,
-        click_count,
-        bounce_reason,
-        unsubscribed_at,
-        spam_reported_at,
-        created_at,
-        updated_at,
-        _loaded_at
-    from source
-    where _deleted_at is null
+        base_email_sends.send_id,
+        base_email_sends.email_campaign_id,
+        base_email_sends.retailer_id,
+        base_email_sends.recipient_email_key,
+        base_email_sends.send_status,
+        base_email_sends.sent_at,
+        base_email_sends.delivered_at,
+        base_email_sends.opened_at,
+        base_email_sends.clicked_at,
+        base_email_sends.open_count,
+        base_email_sends.click_count,
+        base_email_sends.bounce_reason,
+        base_email_sends.unsubscribed_at,
+        base_email_sends.spam_reported_at,
+        base_email_sends.created_at,
+        base_email_sends.updated_at,
+        base_email_sends._loaded_at
+    from base_email_sends
+    where base_email_sends._deleted_at is null
 )
 
-select * from renamed
+select * from live

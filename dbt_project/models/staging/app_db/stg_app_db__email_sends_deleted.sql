@@ -2,18 +2,18 @@
     Tombstones of hard-deleted email sends: keys only (no PII). Incremental models use them
     to find the email campaigns whose aggregates must lose a deleted send; nothing counts them.
 #}
-with source as (
-    select * from {{ source('app_db', 'email_sends') }}
+with base_email_sends as (
+    select * from {{ ref('base_app_db__email_sends') }}
 ),
 
 tombstones as (
     select
-        send_id,
-        email_campaign_id,
-        _deleted_at as deleted_at,
-        _loaded_at
-    from source
-    where _deleted_at is not null
+        base_email_sends.send_id,
+        base_email_sends.email_campaign_id,
+        base_email_sends._deleted_at as deleted_at,
+        base_email_sends._loaded_at
+    from base_email_sends
+    where base_email_sends._deleted_at is not null
 )
 
 select * from tombstones

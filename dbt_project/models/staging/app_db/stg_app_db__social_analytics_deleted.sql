@@ -2,19 +2,19 @@
     Tombstones of hard-deleted social analytics rows: keys only. Incremental models use them
     to find the posts whose daily figures must lose a deleted row; nothing counts them.
 #}
-with source as (
-    select * from {{ source('app_db', 'social_analytics') }}
+with base_social_analytics as (
+    select * from {{ ref('base_app_db__social_analytics') }}
 ),
 
 tombstones as (
     select
-        analytics_id,
-        post_id,
-        analytics_date,
-        _deleted_at as deleted_at,
-        _loaded_at
-    from source
-    where _deleted_at is not null
+        base_social_analytics.analytics_id,
+        base_social_analytics.post_id,
+        base_social_analytics.analytics_date,
+        base_social_analytics._deleted_at as deleted_at,
+        base_social_analytics._loaded_at
+    from base_social_analytics
+    where base_social_analytics._deleted_at is not null
 )
 
 select * from tombstones
