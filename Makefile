@@ -68,9 +68,12 @@ ui: db-start ## Dagster UI on http://127.0.0.1:3000 (webserver + daemon; Ctrl-C 
 	@$(PY) -m orchestration.ui
 
 # --- quality ---------------------------------------------------------------------------
-.PHONY: test lint
-test: install ## Run the test suite (real PostgreSQL, real dbt, real Dagster)
+.PHONY: test lint drill
+test: install ## Run the test suite (real PostgreSQL, real dbt, real Dagster), drills included
 	@$(VENV)/bin/pytest
+
+drill: install ## Fault drills only: kill -9, server restarts, concurrent runs (docs/reliability.md)
+	$(VENV)/bin/pytest tests/drills -q
 
 lint: install ## ruff + sqlfluff
 	$(VENV)/bin/ruff check $(PY_PACKAGES) tests
