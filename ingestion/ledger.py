@@ -9,6 +9,7 @@ See docs/raw-layer.md for what each table means.
 from __future__ import annotations
 
 import logging
+import socket
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -41,7 +42,8 @@ create table if not exists raw._loads (
     rows_deleted bigint not null default 0,
     rows_rejected bigint not null default 0,
     error text,
-    backend_pid integer
+    backend_pid integer,
+    client_host text
 );
 do $$
 begin
@@ -49,6 +51,10 @@ begin
     if not exists (select from pg_attribute where attrelid = 'raw._loads'::regclass
                       and attname = 'backend_pid' and not attisdropped) then
         alter table raw._loads add column backend_pid integer;
+    end if;
+    if not exists (select from pg_attribute where attrelid = 'raw._loads'::regclass
+                      and attname = 'client_host' and not attisdropped) then
+        alter table raw._loads add column client_host text;
     end if;
 end
 $$;
@@ -138,7 +144,7 @@ def _ledger_complete(conn: psycopg.Connection) -> bool:
     row = conn.execute(
         "select bool_and(to_regclass(name) is not null) and exists ("
         "  select from pg_attribute where attrelid = to_regclass('raw._loads')"
-        "  and attname = 'backend_pid' and not attisdropped)"
+        "  and attname = 'client_host' and not attisdropped)"
         " from unnest(%s::text[]) as name",
         (list(_LEDGER_OBJECTS),),
     ).fetchone()
@@ -162,27 +168,41 @@ def _as_oid(value: int) -> int:
     return value & 0xFFFFFFFF
 
 
-def lock_holder(conn: psycopg.Connection, key: tuple[int, int]) -> str | None:
-    """Who holds an advisory lock: "since 10:02:11 (pid 4242, host 127.0.0.1, app)"."""
+def lock_holder(conn: psycopg.Connection, key: tuple[int, int], target: str) -> str | None:
+    """Who holds a target's lock: "since 10:02:11 (pid 4242, host etl-1, load 17)".
+
+    The time and host come from the holder's own ledger row (its running load of this
+    target), which every role can read; pg_stat_activity hides them from a role that is not
+    the holder's. A holder that is not a load (someone's session) is still named by pid.
+    """
     row = conn.execute(
         """
-        select a.pid, coalesce(a.xact_start, a.backend_start), a.client_addr::text,
-               a.client_hostname, a.application_name
+        select l.pid, coalesce(r.started_at, a.xact_start),
+               coalesce(r.client_host, a.client_hostname, a.client_addr::text),
+               a.application_name, r.load_id
           from pg_locks l
           left join pg_stat_activity a on a.pid = l.pid
+          left join lateral (
+              select started_at, client_host, load_id
+                from raw._loads
+               where status = 'running' and (target = %s or target like %s)
+               order by load_id desc
+               limit 1
+          ) r on true
          where l.locktype = 'advisory' and l.granted and l.database = (
                    select oid from pg_database where datname = current_database())
            and l.classid = %s::oid and l.objid = %s::oid and l.objsubid = 2
          limit 1
         """,
-        (_as_oid(key[0]), _as_oid(key[1])),
+        (target, f"{target}/%", _as_oid(key[0]), _as_oid(key[1])),
     ).fetchone()
     if row is None:
         return None
-    pid, since, addr, hostname, app = row
+    pid, since, host, app, load_id = row
     when = since.astimezone().strftime("%H:%M:%S") if since else "an unknown time"
-    where = ", ".join(str(part) for part in (hostname or addr, app) if part)
-    return f"since {when} (pid {pid}{', ' + where if where else ''})"
+    parts = [f"pid {pid}", *(f"host {host}",) * bool(host)]
+    parts += [f"load {load_id}"] if load_id else [app] if app else []
+    return f"since {when} ({', '.join(parts)})"
 
 
 def lock_target(
@@ -207,7 +227,7 @@ def lock_target(
         if wait_message is None or waited - said["at"] < 30:
             return
         said["at"] = waited
-        holder = lock_holder(conn, key) or "(it was just released)"
+        holder = lock_holder(conn, key, target) or "(it was just released)"
         log.warning(
             "%s: another load holds the lock %s; waiting %.0f s more, then failing",
             label,
@@ -218,7 +238,7 @@ def lock_target(
     try:
         take_xact_lock(conn, key, what=label, wait_seconds=limit, on_wait=report)
     except LockWaitTimeout:
-        holder = lock_holder(conn, key)
+        holder = lock_holder(conn, key, target)
         raise LockWaitTimeout(
             f"{label}: another load holds the lock {holder or ''}; gave up after {limit:.0f} s "
             f"(INGEST_LOCK_WAIT_SECONDS). If that load is stuck, stop it; the next run "
@@ -241,9 +261,9 @@ def start_load(conn: psycopg.Connection, target: str, kind: str) -> int:
         if not got.fetchone()[0]:  # load ids are unique: only a wrapped id could collide
             raise RuntimeError(f"load {load_id}: its liveness lock is taken by another session")
         conn.execute(
-            "insert into raw._loads (load_id, target, kind, backend_pid) "
-            "values (%s, %s, %s, pg_backend_pid())",
-            (load_id, target, kind),
+            "insert into raw._loads (load_id, target, kind, backend_pid, client_host) "
+            "values (%s, %s, %s, pg_backend_pid(), %s)",
+            (load_id, target, kind, socket.gethostname()),
         )
     return load_id
 

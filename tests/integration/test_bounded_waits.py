@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -157,7 +159,12 @@ def test_a_second_load_waits_boundedly_and_names_the_holder(
         ORDERS_HEADER + f"O-late,1,{RETAILER},2026-10-02T10:00:00Z,M-1,1,10.00,USD,paid\n"
     )
     settings_env(INGEST_LOCK_WAIT_SECONDS="2")
-    with psycopg.connect(warehouse, application_name="drill-holder") as holder:
+    # another load of the export, as a loader holds it: a running ledger row and the lock
+    with (
+        connect_warehouse(warehouse, autocommit=True) as recorder,
+        connect_warehouse(warehouse) as holder,
+    ):
+        holder_load = ledger.start_load(recorder, "export:orders/other.csv", "export")
         key = (ledger._LOCK_NAMESPACE, ledger._lock_key("export:orders"))
         holder.execute("select pg_advisory_xact_lock(%s, %s)", key)
         holder_pid = holder.info.backend_pid
@@ -167,8 +174,10 @@ def test_a_second_load_waits_boundedly_and_names_the_holder(
         ):
             ingest_export("orders", warehouse_url=warehouse, landing_dir=landing)
     message = str(failure.value)
-    assert message.startswith("raw.orders: another load holds the lock since ")
-    assert f"(pid {holder_pid}, " in message and "drill-holder" in message
+    # when, where and which load — read from the holder's ledger row, visible to any role
+    assert re.match(r"raw\.orders: another load holds the lock since \d\d:\d\d:\d\d ", message)
+    holder_text = f"(pid {holder_pid}, host {socket.gethostname()}, load {holder_load})"
+    assert holder_text in message
     assert "INGEST_LOCK_WAIT_SECONDS" in message
     waits = [r.getMessage() for r in caplog.records if "another load holds the lock" in r.msg]
     assert waits and f"pid {holder_pid}" in waits[0] and "then failing" in waits[0]
