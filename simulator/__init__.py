@@ -14,7 +14,7 @@ Both refuse (:class:`SimulatorRefused`) targets the simulator did not create.
 
 from simulator.advance import advance
 from simulator.app_db_writer import SimulatorRefused
-from simulator.export_writer import BadRow, ExportFile
+from simulator.export_files import BadRow, ExportFile
 from simulator.generate import generate
 from simulator.summary import Summary
 

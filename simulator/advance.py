@@ -27,7 +27,8 @@ from simulator.app_db_writer import (
     set_sim_day,
 )
 from simulator.core import DAY, DAY0, HOUR, rng_for
-from simulator.export_writer import MARKER, write_day_exports, write_marker
+from simulator.export_files import MARKER, write_marker
+from simulator.export_writer import write_day_exports
 from simulator.summary import Summary
 from simulator.world import REGIONS, TIERS, build_world
 

@@ -20,7 +20,8 @@ from simulator.app_db_writer import (
     reset_schema,
     restore_keys,
 )
-from simulator.export_writer import MARKER, write_base_exports, write_marker
+from simulator.export_files import MARKER, write_marker
+from simulator.export_writer import write_base_exports
 from simulator.summary import Summary
 from simulator.world import build_world
 

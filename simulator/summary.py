@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from simulator.export_writer import BadRow, ExportFile
+from simulator.export_files import BadRow, ExportFile
 
 
 @dataclass

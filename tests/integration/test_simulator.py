@@ -19,7 +19,7 @@ from psycopg import sql
 from crownsync.settings import PROJECT_ROOT, get_settings
 from simulator import SimulatorRefused, Summary, advance, generate
 from simulator.__main__ import main as cli_main
-from simulator.export_writer import MARKER
+from simulator.export_files import MARKER
 
 pytestmark = pytest.mark.integration
 

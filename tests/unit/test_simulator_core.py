@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import ast
 import csv
 import io
 import json
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
+import yaml
 
+from crownsync.settings import PROJECT_ROOT
+from ingestion.platform_exports import schemas
 from simulator.app_db_writer import csv_text
 from simulator.core import Sizes, dates, money, rng_for, ts, uuids
-from simulator.export_writer import Bad, render
+from simulator.export_files import Bad, render
+from simulator.scenarios import BAD_ROWS_FILE, CONTRACT_VALUES, bad_rows_by_file
 from simulator.world import build_world
+
+IDS = {
+    "brand0": "b-0",
+    "campaign0": "c-0",
+    "account0": "a-0",
+    "retailer0": "r-0",
+    "model0": "M-0",
+}
 
 
 def test_uuids_are_deterministic_version_4() -> None:
@@ -87,3 +102,72 @@ def test_world_dimensions_are_deterministic_and_dirty() -> None:
         build_world(8, 0.01).tables["brands"]["brand_id"].iloc[0]
         != a.tables["brands"]["brand_id"].iloc[0]
     )
+
+
+def test_bad_row_scenarios_fill_ids_and_contract_values() -> None:
+    bad = bad_rows_by_file(IDS)
+    assert sum(len(b) for b in bad.values()) == 10
+    assert [(name, len(b)) for name, b in bad.items()] == [
+        ("ad_metrics_2026-04-04_2026-05-03.csv", 3),
+        ("ad_metrics_2026-05-04_2026-06-02.jsonl", 2),
+        ("ad_metrics_2026-06-03_2026-07-02.csv", 1),
+        ("social_insights_2026-08-02_2026-08-21.csv", 1),
+        ("social_insights_2026-08-22_2026-09-10.jsonl", 1),
+        ("orders_2026-04-04_2026-05-03.csv", 1),
+        ("orders_2026-05-04_2026-06-02.jsonl", 1),
+    ]
+    rows = [r.row for b in bad.values() for r in b]
+    strings = [v for r in rows for v in (r.values() if isinstance(r, dict) else [r])]
+    assert not [v for v in strings if isinstance(v, str) and "{" in v]  # all filled
+    text = json.dumps(rows)
+    assert "b-0" in text and "c-0" in text and "a-0" in text and "r-0" in text and "M-0" in text
+    ad = [r for r in bad["ad_metrics_2026-04-04_2026-05-03.csv"] if isinstance(r.row, dict)]
+    assert ad[0].row["platform"] in schemas.AD_PLATFORMS
+    assert ad[0].row["metric_type"] in schemas.AD_METRIC_TYPES
+    assert ad[1].row["platform"] == "myspace"
+    line = bad["ad_metrics_2026-04-04_2026-05-03.csv"][2].row
+    assert isinstance(line, str) and len(line.split(",")) == 8 and ",b-0,c-0," in line
+
+
+def test_bad_row_scenarios_take_valid_enum_values_from_the_contract() -> None:
+    """In the data file, a valid value is a placeholder; only invalid ones are literal."""
+    spec = yaml.safe_load(BAD_ROWS_FILE.read_text())
+    valid = {v for values in CONTRACT_VALUES.values() for v in values}
+    for files in spec.values():
+        for entries in files.values():
+            for entry in entries:
+                values = entry.get("row", {}).values()
+                assert not valid & {v for v in values if isinstance(v, str)}, entry
+                assert not valid & set(entry.get("line", "").split(",")), entry
+    # the file ships inside the package (hatch includes non-.py files of package folders)
+    assert BAD_ROWS_FILE.parent == PROJECT_ROOT / "simulator" / "scenarios"
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"reason": "x", "line": "{nope}"}, "bad placeholder"),
+        ({"reason": "x", "line": "{ad_platforms[9]}"}, "bad placeholder"),
+        ({"reason": "x"}, "needs reason and one of row/line"),
+        ({"reason": "x", "row": {"date": "2026-01-01"}}, "row keys must be"),
+    ],
+)
+def test_bad_row_scenarios_are_checked(tmp_path: Path, entry: dict, message: str) -> None:
+    path = tmp_path / "bad_rows.yml"
+    path.write_text(yaml.safe_dump({"ad_metrics": {"ad_metrics_x.csv": [entry]}}))
+    with pytest.raises(ValueError, match=message):
+        bad_rows_by_file(IDS, path)
+
+
+def test_only_tests_and_bench_import_the_simulator() -> None:
+    for package in ("crownsync", "ingestion", "orchestration", "serving"):
+        for path in (PROJECT_ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                    if isinstance(node, ast.ImportFrom)
+                    else []
+                )
+                assert not [n for n in names if n.split(".")[0] == "simulator"], path
