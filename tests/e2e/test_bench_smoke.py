@@ -220,7 +220,9 @@ def test_the_markdown_says_what_the_json_says(bench_report, tmp_path):
     assert len(table) > 30 and all(x.count("|") == head.count("|") for x in table)
     ratio = next(x for x in table if x.startswith("| ours ÷ psql \\copy "))
     s = report["scales"][0]
-    assert f"| {s['ingestion']['total']['ratio_vs_psql_copy']:.2f} |" in ratio
+    assert [c.strip() for c in ratio.strip("|").split("|")][1:] == [
+        f"{s['ingestion']['total']['ratio_vs_psql_copy']:.2f}"
+    ]
     # --render of the stored JSON gives the same page
     assert bench.main(["--render", str(out / "benchmarks.json"), "--out", str(tmp_path)]) == 0
     assert (tmp_path / "benchmarks.md").read_text() == text
