@@ -127,10 +127,17 @@ def staging_source_columns(sql_text: str) -> tuple[str, str, set[str]]:
 
 
 def staging_models(source: str) -> dict[str, tuple[str, set[str]]]:
-    """Staging SQL files reading ``source`` → (table, columns read)."""
+    """Staging (and base) SQL files reading ``source`` → (table, columns read).
+
+    Models that read no source (a staging model over a base model, which reads the source
+    itself) are left out: the base model is checked instead.
+    """
     models = {}
-    for path in sorted(STAGING.glob("*/stg_*.sql")):
-        src, table, columns = staging_source_columns(path.read_text(encoding="utf-8"))
+    for path in sorted([*STAGING.glob("*/stg_*.sql"), *STAGING.glob("*/base/base_*.sql")]):
+        text = path.read_text(encoding="utf-8")
+        if not re.search(r"source\('", text):
+            continue
+        src, table, columns = staging_source_columns(text)
         if src == source:
             models[path.stem] = (table, columns)
     return models
