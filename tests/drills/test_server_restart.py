@@ -38,7 +38,11 @@ def test_server_restarts_during_ingestion(dedicated_server, drill):
     drill["message"] = failed[0][:200]
     # nothing half-written (the crash rolled the load's transaction back)
     assert rows(warehouse, f"select to_regclass('raw.{TABLE}') is null") == [(True,)]
-    assert rows(warehouse, "select count(*) from raw._watermarks") == [(0,)]
+    # no watermark; the ledger itself may be gone too: the embedded server runs with
+    # synchronous_commit = off, so a crash can lose the last commits (here the ledger DDL)
+    # — all or nothing per transaction, which is what exactly-once needs
+    if rows(warehouse, "select to_regclass('raw._watermarks') is not null") == [(True,)]:
+        assert rows(warehouse, "select count(*) from raw._watermarks") == [(0,)]
 
     with drill.timed("recovery"):
         result = ingest_app_table(TABLE, warehouse_url=warehouse, source_url=source)
