@@ -430,6 +430,12 @@ class DedicatedServer:
         """``pg_ctl restart -m immediate`` (a crash: no checkpoint, clients cut); seconds."""
         from crownsync.warehouse import embedded
 
+        # Make what was committed before the drill durable first: the embedded server runs
+        # with synchronous_commit = off, so a crash may lose the last ~0.5 s of commits —
+        # here the drill's own setup (the source it just built), not the load under test,
+        # whose transaction is still open and must be rolled back by the crash.
+        with psycopg.connect(self.url(), autocommit=True, connect_timeout=10) as conn:
+            conn.execute("checkpoint")
         began = time.monotonic()
         result = embedded._run_as_service(
             [
