@@ -146,6 +146,35 @@ def ingest_exports(
     return report
 
 
+def data_versions(warehouse_url: str | None = None) -> dict[str, str | None]:
+    """Per raw table (app tables and exports): the data version of its rows, from the ledger.
+
+    The version is ``load:<id>`` of the latest succeeded load that changed the table (rows
+    inserted, updated or hard-delete-marked; for an export, a file that added rows), or None
+    when no load ever changed it. Re-reading unchanged rows, duplicate files and rejected
+    files leave it as it was, so "the version moved" means "the table's rows changed".
+    Only reads ``raw._loads``; loads of any tool (Dagster, the CLI) count.
+    """
+    targets = [*APP_TABLES, *EXPORTS]
+    with connect_warehouse(_warehouse(warehouse_url), autocommit=True) as conn:
+        exists = conn.execute("select to_regclass('raw._loads') is not null").fetchone()[0]
+        if not exists:
+            return dict.fromkeys(targets)
+        rows = conn.execute(
+            """
+            select case when kind = 'export'
+                        then split_part(substr(target, length('export:') + 1), '/', 1)
+                        else target end as table_name,
+                   max(load_id)
+              from raw._loads
+             where status = 'succeeded' and rows_inserted + rows_updated + rows_deleted > 0
+             group by 1
+            """
+        ).fetchall()
+    latest = {name: load_id for name, load_id in rows}
+    return {t: (f"load:{latest[t]}" if latest.get(t) is not None else None) for t in targets}
+
+
 def ingest_all(
     *,
     warehouse_url: str | None = None,

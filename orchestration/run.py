@@ -3,9 +3,11 @@
 1. the warehouse server (embedded unless DATABASE_URL is set) and its databases;
 2. demo sources from the simulator — only when no real source is configured
    (SOURCE_DATABASE_URL / LANDING_DIR set: those are only read, never simulated over);
-3. one Dagster run of the chosen job (default ``incremental``; the first run loads
-   everything) with the in-process executor, recorded in Dagster's Postgres storage so
-   the UI shows it: ingest → dbt build (models, snapshots, tests) → checks → serving;
+3. the refresh through Dagster, with the in-process executor, recorded in Dagster's
+   Postgres storage so the UI shows it. Default (``incremental``): an ``ingest`` run (only
+   the raw tables whose data changed materialize), then, if anything is stale, a
+   ``transform`` run of exactly the stale models and their checks → serving
+   (orchestration/defs/automation/refresh.py). ``full_refresh``: one run of everything;
 4. a summary: wall time per phase, rows per layer, checks passed/failed, where to connect.
 """
 
@@ -39,6 +41,9 @@ class RunOutcome:
     checks_failed: list[str] = field(default_factory=list)
     checks_warned: list[str] = field(default_factory=list)
     failure: str | None = None
+    run_ids: list[str] = field(default_factory=list)
+    materialized: list[str] = field(default_factory=list)
+    plan: str | None = None
 
 
 def _phase(step_key: str) -> str:
@@ -54,23 +59,42 @@ def _phase(step_key: str) -> str:
 
 
 def run_job(
-    job_name: str = "incremental", run_config: dict | None = None, log_level: str = "INFO"
+    job_name: str = "ingest",
+    run_config: dict | None = None,
+    log_level: str = "INFO",
+    *,
+    asset_selection=None,
+    asset_check_selection=None,
+    outcome: RunOutcome | None = None,
 ) -> RunOutcome:
-    """Execute a job of the code location in process, against the persistent instance."""
+    """Execute a job of the code location in process, against the persistent instance.
+
+    With ``asset_selection`` (and ``asset_check_selection``) only that subset runs. Phase
+    times, checks and failures are added to ``outcome`` when one is given (a refresh is
+    two runs).
+    """
     import dagster as dg
 
     from orchestration.definitions import defs
 
     job = defs.resolve_job_def(job_name)
+    if asset_selection is not None:
+        job = job.get_subset(
+            asset_selection=set(asset_selection),
+            asset_check_selection=set(asset_check_selection or ()),
+        )
     logging.getLogger().setLevel(logging.WARNING)  # dagster's console logger prints the run
     config = dict(run_config or {})
     config.setdefault("loggers", {"console": {"config": {"log_level": log_level}}})
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=config)
         records = instance.all_logs(result.run_id)
+    if outcome is None:
+        outcome = RunOutcome(success=True, run_id=result.run_id, phases=defaultdict(float))
+    outcome.run_ids.append(result.run_id)
+    outcome.success = outcome.success and result.success
     starts: dict[str, float] = {}
-    phases: dict[str, float] = defaultdict(float)
-    outcome = RunOutcome(success=result.success, run_id=result.run_id, phases=phases)
+    phases = outcome.phases
     for record in records:
         event = record.dagster_event
         if event is None:
@@ -84,6 +108,8 @@ def run_job(
             and key in starts
         ):
             phases[_phase(key)] += record.timestamp - starts.pop(key)
+        if event.event_type_value == "ASSET_MATERIALIZATION":
+            outcome.materialized.append(event.asset_key.to_user_string())
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
@@ -95,6 +121,49 @@ def run_job(
                 outcome.checks_failed.append(name)
         if event.event_type_value == "STEP_FAILURE" and outcome.failure is None:
             outcome.failure = f"{key}: {event.message}"
+    return outcome
+
+
+def refresh(job_name: str, log_level: str = "INFO") -> RunOutcome:
+    """A refresh: the ingest run, then a transform run of what is stale (if anything is).
+
+    ``job_name`` ``incremental``: every table and feed; ``exports``: the export feeds only;
+    ``full_refresh``: one run of everything.
+    """
+    if job_name == "full_refresh":
+        return run_job("full_refresh", log_level=log_level)
+    import dagster as dg
+
+    from orchestration.definitions import defs
+    from orchestration.defs.automation.jobs import RAW_KEYS
+    from orchestration.defs.automation.refresh import plan_for_graph
+
+    raw = RAW_KEYS
+    if job_name == "exports":
+        from ingestion.api import EXPORTS
+
+        raw = [k for k in RAW_KEYS if k.path[-1] in EXPORTS]
+    t0 = time.monotonic()
+    outcome = run_job("ingest", log_level=log_level, asset_selection=raw)
+    outcome.phases["dagster (ingest run)"] = time.monotonic() - t0
+    t0 = time.monotonic()
+    with dg.DagsterInstance.get() as instance:
+        plan = plan_for_graph(instance, defs.resolve_asset_graph())
+    outcome.plan = plan.describe()
+    outcome.phases["plan"] = time.monotonic() - t0
+    if plan.empty:
+        return outcome
+
+    t0 = time.monotonic()
+    run_job(
+        "transform",
+        plan.run_config(),
+        log_level=log_level,
+        asset_selection=plan.assets,
+        asset_check_selection=plan.checks,
+        outcome=outcome,
+    )
+    outcome.phases["dagster (transform run)"] = time.monotonic() - t0
     return outcome
 
 
@@ -136,6 +205,10 @@ def _write_json(
             {
                 "job": job,
                 "run_id": outcome.run_id,
+                "run_ids": outcome.run_ids,
+                "materialized": len(outcome.materialized),
+                "materialized_assets": sorted(outcome.materialized),
+                "plan": outcome.plan,
                 "success": outcome.success,
                 "phases": dict(timings),
                 "total_seconds": total,
@@ -211,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"running the Dagster job '{args.job}' in process (ingest → dbt build → checks → serving)…"
     )
-    outcome = run_job(args.job)
+    outcome = refresh(args.job)
     timings.update(outcome.phases)
     total = time.monotonic() - began
     if args.json:
@@ -221,9 +294,15 @@ def main(argv: list[str] | None = None) -> int:
     rows = layer_rows(warehouse)
     print()
     print("CrownSync warehouse — run summary")
-    print(f"  dagster run   {outcome.run_id}  ({'SUCCESS' if outcome.success else 'FAILED'})")
+    print(
+        f"  dagster runs   {', '.join(outcome.run_ids)}  "
+        f"({'SUCCESS' if outcome.success else 'FAILED'})"
+    )
+    if outcome.plan:
+        print(f"  refresh        {outcome.plan}")
+    print(f"  materialized   {len(outcome.materialized)} assets")
     print("  phase          seconds")
-    for phase in ("database", "simulator", "ingest", "dbt build", "checks", "serving"):
+    for phase in ("database", "simulator", "ingest", "plan", "dbt build", "checks", "serving"):
         if phase in timings:
             print(f"  {phase:<14} {timings[phase]:7.1f}")
     print(f"  {'total (wall)':<14} {total:7.1f}")

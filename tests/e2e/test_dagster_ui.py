@@ -111,7 +111,7 @@ def test_a_run_launched_through_graphql_succeeds(ui, world):
         "selector": {
             "repositoryLocationName": location,
             "repositoryName": "__repository__",
-            "jobName": "incremental",
+            "jobName": "ingest",
             "assetSelection": [{"path": ["raw", "retailers"]}, {"path": ["raw", "brands"]}],
         },
         "runConfigData": {},

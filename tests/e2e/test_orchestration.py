@@ -95,8 +95,9 @@ def test_one_connected_lineage_from_source_table_to_mart(defs):
 
 def test_schedules_are_valid_and_off_by_default(defs):
     by_name = {s.name: s for s in defs.schedules}
-    assert set(by_name) == {"hourly_incremental", "nightly_full_refresh"}
-    assert by_name["hourly_incremental"].job_name == "incremental"
+    assert set(by_name) == {"hourly_refresh", "nightly_full_refresh"}
+    # the hourly schedule only ingests; the transform_on_change sensor builds what changed
+    assert by_name["hourly_refresh"].job_name == "ingest"
     assert by_name["nightly_full_refresh"].job_name == "full_refresh"
     for schedule in by_name.values():
         assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
@@ -105,7 +106,7 @@ def test_schedules_are_valid_and_off_by_default(defs):
         )
         data = schedule.evaluate_tick(context)
         assert data.run_requests and len(data.run_requests) == 1
-    assert by_name["hourly_incremental"].cron_schedule == "5 * * * *"
+    assert by_name["hourly_refresh"].cron_schedule == "5 * * * *"
     full = defs.resolve_job_def("full_refresh")
     assert full.executor_def.name == "in_process"
     from orchestration.defs.automation.jobs import full_refresh_job
@@ -204,6 +205,7 @@ def test_landing_dir_sensor_requests_runs_for_new_files_only(world, defs, tmp_pa
     (landing / "orders" / "notes.txt").write_text("ignored")
     result, cursor = tick(cursor)
     assert isinstance(result, dg.RunRequest) and result.tags["crownsync/new_files"] == "1"
+    assert result.asset_selection == [dg.AssetKey(["raw", "orders"])]  # only the feed with files
     assert json.loads(cursor).keys() == {"orders/a.csv"}
     first_key = result.run_key
     # already seen: nothing; a restart with the persisted cursor: nothing either
@@ -214,7 +216,7 @@ def test_landing_dir_sensor_requests_runs_for_new_files_only(world, defs, tmp_pa
     assert isinstance(result, dg.RunRequest) and result.tags["crownsync/new_files"] == "1"
     assert result.run_key != first_key
     assert set(json.loads(cursor)) == {"orders/a.csv", "orders/b.jsonl"}
-    assert defs.resolve_sensor_def("landing_dir_sensor").job_name == "exports"
+    assert defs.resolve_sensor_def("landing_dir_sensor").job_name == "ingest"
 
 
 def test_transient_errors_retry_permanent_ones_fail_clearly():

@@ -1,18 +1,23 @@
-"""Schedules (off by default in dev: turn them on in the UI or with `dagster schedule start`)."""
+"""Schedules (off by default in dev: turn them on in the UI or with `dagster schedule start`).
+
+The hourly schedule only ingests: the raw tables that changed materialize, and the
+``transform_on_change`` sensor builds what is downstream of them (nothing when nothing
+changed). The nightly schedule runs everything.
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.defs.automation.jobs import full_refresh_job, incremental_job
+from orchestration.defs.automation.jobs import full_refresh_job, ingest_job
 
-hourly_incremental = dg.ScheduleDefinition(
-    name="hourly_incremental",
-    job=incremental_job,
+hourly_refresh = dg.ScheduleDefinition(
+    name="hourly_refresh",
+    job=ingest_job,
     cron_schedule="5 * * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Incremental refresh at five past every hour.",
+    description="Ingest at five past every hour; transform_on_change rebuilds what changed.",
 )
 
 nightly_full_refresh = dg.ScheduleDefinition(
@@ -24,4 +29,4 @@ nightly_full_refresh = dg.ScheduleDefinition(
     description="Full refresh (with hard-delete checks on every table) at 02:30 UTC.",
 )
 
-schedules = [hourly_incremental, nightly_full_refresh]
+schedules = [hourly_refresh, nightly_full_refresh]

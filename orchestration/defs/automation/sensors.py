@@ -1,8 +1,15 @@
-"""A sensor on LANDING_DIR: new export files trigger the export ingestion and what follows.
+"""Sensors: new export files start an ingest of their feeds; changed raw tables start a
+transform of what depends on them.
 
-The cursor (persisted by Dagster in its storage) is the set of files already seen, each as
-``<export>/<name>`` with its size and modification time, so a restart neither reloads nor
-skips files. The ingestion itself is exactly-once anyway (the ledger raw._files).
+``landing_dir_sensor``: the cursor (persisted by Dagster in its storage) is the set of files
+already seen, each as ``<export>/<name>`` with its size and modification time, so a restart
+neither reloads nor skips files. The ingestion itself is exactly-once anyway (the ledger
+raw._files). The run ingests only the feeds that have new files.
+
+``transform_on_change``: when a raw asset materialized since the sensor last looked (any
+run: the schedule's, the landing sensor's, one started in the UI), it launches the
+``transform`` job with the stale selection of :func:`refresh.plan_refresh`. The queued run
+coordinator runs one run at a time, so the transform starts after the ingest that caused it.
 """
 
 import hashlib
@@ -12,8 +19,19 @@ import dagster as dg
 
 from ingestion.api import EXPORTS
 from ingestion.platform_exports.load import SUPPORTED_SUFFIXES, discover
-from orchestration.defs.automation.jobs import exports_job
+from orchestration.defs.automation.jobs import RAW_KEYS, ingest_job, transform_job
+from orchestration.defs.automation.refresh import plan_for_repository
+from orchestration.defs.ingestion.assets import raw_key
 from orchestration.defs.resources import WarehouseResource
+
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+LANDING_INTERVAL_S = 10
+TRANSFORM_INTERVAL_S = 10
 
 
 def _file_ids(warehouse: WarehouseResource) -> dict[str, str]:
@@ -27,10 +45,10 @@ def _file_ids(warehouse: WarehouseResource) -> dict[str, str]:
 
 @dg.sensor(
     name="landing_dir_sensor",
-    job=exports_job,
-    minimum_interval_seconds=60,
+    job=ingest_job,
+    minimum_interval_seconds=LANDING_INTERVAL_S,
     default_status=dg.DefaultSensorStatus.STOPPED,
-    description="Starts the exports job when new files land in LANDING_DIR/<export>/.",
+    description="Starts an ingest of the feeds that have new files in LANDING_DIR/<export>/.",
 )
 def landing_dir_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
@@ -40,7 +58,43 @@ def landing_dir_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse
         return dg.SkipReason(f"no new files in {warehouse.landing_path} ({len(current)} seen)")
     context.update_cursor(json.dumps({**seen, **current}, sort_keys=True))
     run_key = hashlib.sha256("\n".join(f"{n}={current[n]}" for n in new).encode()).hexdigest()[:32]
+    feeds = sorted({name.split("/", 1)[0] for name in new})
     return dg.RunRequest(
         run_key=run_key,
-        tags={"crownsync/new_files": str(len(new))},
+        asset_selection=[raw_key(feed) for feed in feeds],
+        tags={"crownsync/new_files": str(len(new)), "crownsync/feeds": ",".join(feeds)},
+    )
+
+
+@dg.sensor(
+    name="transform_on_change",
+    job=transform_job,
+    minimum_interval_seconds=TRANSFORM_INTERVAL_S,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Builds and checks what is downstream of raw tables that changed, and only that.",
+)
+def transform_on_change(context: dg.SensorEvaluationContext):
+    instance = context.instance
+    latest = instance.event_log_storage.get_latest_materialization_storage_ids(RAW_KEYS)
+    high = max((v for v in latest.values() if v), default=0)
+    handled = int(context.cursor or 0)
+    if high <= handled:
+        return dg.SkipReason("no raw table changed since the last transform")
+    busy = instance.get_run_records(
+        dg.RunsFilter(job_name=ingest_job.name, statuses=IN_FLIGHT), limit=1
+    ) or instance.get_run_records(
+        dg.RunsFilter(job_name="full_refresh", statuses=IN_FLIGHT), limit=1
+    )
+    if busy:  # plan once the ingest has finished: one transform for all it changed
+        return dg.SkipReason(f"waiting for run {busy[0].dagster_run.run_id} to finish")
+    plan = plan_for_repository(instance, context.repository_def)
+    context.update_cursor(str(high))
+    if plan.empty:
+        return dg.SkipReason(plan.describe())
+    return dg.RunRequest(
+        run_key=f"transform-{plan.state}",
+        asset_selection=sorted(plan.assets, key=lambda k: k.path),
+        asset_check_keys=sorted(plan.checks, key=lambda c: (c.asset_key.path, c.name)),
+        run_config=plan.run_config(),
+        tags={"crownsync/changed_raw": ",".join(k.path[-1] for k in plan.changed_raw)[:200]},
     )

@@ -75,6 +75,9 @@ def dbt_env_for(warehouse_url: str) -> dict[str, str]:
 class DbtBuildConfig(dg.Config):
     full_refresh: bool = False
     """Rebuild incremental models from scratch (dbt build --full-refresh)."""
+    unit_tests: bool = True
+    """Run dbt's unit tests of the selected models. They test the SQL, not the data: a
+    refresh whose models' code did not change skips them (refresh.RefreshPlan)."""
 
 
 @dbt_assets(
@@ -90,6 +93,8 @@ def crownsync_dbt_assets(
 ):
     _check_profile_targets(warehouse.url)
     args = ["build"] + (["--full-refresh"] if config.full_refresh else [])
+    if not config.unit_tests:
+        args += ["--exclude", "resource_type:unit_test"]
     yield from dbt.cli(args, context=context).stream()
 
 

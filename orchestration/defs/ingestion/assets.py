@@ -2,11 +2,19 @@
 
 Upstream of each raw asset sits an external asset for the thing it reads (the app-database
 table, the landing folder of an export), so the lineage starts at the source system.
+
+A raw asset materializes only when its table changed. Each load runs, then the table's data
+version (``ingestion.api.data_versions``: the latest load that changed rows, from the
+ledger) is compared with the version of the asset's last materialization. Unchanged: an
+observation is logged and no materialization, so nothing downstream is stale and the raw
+checks (which depend on the materialization) do not run. Loads made outside Dagster (the
+CLI) count too: their version differs from the one Dagster last saw. The full-refresh job
+(``full_refresh`` config) always materializes, so the nightly run checks everything.
 """
 
 import dagster as dg
 
-from ingestion.api import APP_TABLES, EXPORTS, ingest_app_table, ingest_export
+from ingestion.api import APP_TABLES, EXPORTS, data_versions, ingest_app_table, ingest_export
 from ingestion.app_db.manifest import load_manifest
 from orchestration.defs.errors import run_with_retry_policy
 from orchestration.defs.resources import WarehouseResource
@@ -25,6 +33,38 @@ def app_source_key(table: str) -> dg.AssetKey:
 
 def landing_key(export: str) -> dg.AssetKey:
     return dg.AssetKey(["landing", export])
+
+
+def _last_data_version(context: dg.AssetExecutionContext, key: dg.AssetKey) -> str | None:
+    event = context.instance.get_latest_materialization_event(key)
+    if event is None or event.asset_materialization is None:
+        return None
+    return event.asset_materialization.tags.get("dagster/data_version")
+
+
+def _changed_or_observed(
+    context: dg.AssetExecutionContext,
+    key: dg.AssetKey,
+    table: str,
+    warehouse_url: str,
+    metadata: dict,
+    force: bool,
+):
+    """Yield a materialization when the table's data version moved (or force), else an
+    observation saying it is unchanged."""
+    version = data_versions(warehouse_url).get(table) or "none"  # "none": never changed
+    previous = _last_data_version(context, key)
+    changed = force or version != previous
+    metadata = {**metadata, "data_version": version, "changed": changed}
+    if changed:
+        yield dg.MaterializeResult(
+            asset_key=key,
+            data_version=dg.DataVersion(version),
+            metadata=metadata,
+        )
+    else:
+        context.log.info(f"raw.{table}: unchanged since {previous}; not materialized")
+        yield dg.AssetObservation(asset_key=key, metadata=metadata)
 
 
 class IngestConfig(dg.Config):
@@ -53,12 +93,18 @@ source_specs = [
 ]
 
 
+class ExportConfig(dg.Config):
+    full_refresh: bool = False
+    """Materialize even when no new file changed the table (the full-refresh job)."""
+
+
 def _app_table_asset(table: str) -> dg.AssetsDefinition:
     spec = load_manifest()[table]
 
     @dg.asset(
         key=raw_key(table),
         deps=[app_source_key(table)],
+        output_required=False,
         group_name=INGESTION_GROUP,
         kinds={"python", "postgres"},
         description=(
@@ -70,7 +116,7 @@ def _app_table_asset(table: str) -> dg.AssetsDefinition:
     )
     def _asset(
         context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource
-    ) -> dg.MaterializeResult:
+    ):
         result = run_with_retry_policy(
             context,
             lambda: ingest_app_table(
@@ -82,8 +128,12 @@ def _app_table_asset(table: str) -> dg.AssetsDefinition:
             ),
         )
         context.log.info(result.summary())
-        return dg.MaterializeResult(
-            metadata={
+        yield from _changed_or_observed(
+            context,
+            raw_key(table),
+            table,
+            warehouse.url,
+            {
                 "rows_read": result.rows_read,
                 "rows_inserted": result.rows_inserted,
                 "rows_updated": result.rows_updated,
@@ -94,7 +144,8 @@ def _app_table_asset(table: str) -> dg.AssetsDefinition:
                 "watermark": str(result.watermark_after),
                 "extra_columns": ", ".join(result.extra_columns) or "none",
                 "load_id": result.load_id,
-            }
+            },
+            force=config.full_refresh,
         )
 
     return _asset
@@ -104,6 +155,7 @@ def _export_asset(export: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=raw_key(export),
         deps=[landing_key(export)],
+        output_required=False,
         group_name=INGESTION_GROUP,
         kinds={"python", "postgres"},
         description=(
@@ -113,8 +165,8 @@ def _export_asset(export: str) -> dg.AssetsDefinition:
         ),
     )
     def _asset(
-        context: dg.AssetExecutionContext, warehouse: WarehouseResource
-    ) -> dg.MaterializeResult:
+        context: dg.AssetExecutionContext, config: ExportConfig, warehouse: WarehouseResource
+    ):
         results = run_with_retry_policy(
             context,
             lambda: ingest_export(
@@ -124,14 +176,19 @@ def _export_asset(export: str) -> dg.AssetsDefinition:
         new = [r for r in results if r.status != "skipped"]
         for result in new:
             context.log.info(result.summary())
-        return dg.MaterializeResult(
-            metadata={
+        yield from _changed_or_observed(
+            context,
+            raw_key(export),
+            export,
+            warehouse.url,
+            {
                 "files_loaded": sum(r.status == "loaded" for r in new),
                 "files_duplicate": sum(r.status == "duplicate" for r in new),
                 "files_rejected": sum(r.status == "rejected" for r in new),
                 "rows_loaded": sum(r.rows_loaded for r in new),
                 "rows_rejected": sum(r.rows_rejected for r in new),
-            }
+            },
+            force=config.full_refresh,
         )
 
     return _asset
