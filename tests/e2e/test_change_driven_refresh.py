@@ -1,0 +1,171 @@
+"""A refresh costs what changed: unchanged raw tables do not materialize, only their
+descendants are built, only the rebuilt assets' checks run, and the sensor asks for that."""
+
+from __future__ import annotations
+
+import shutil
+
+import dagster as dg
+import psycopg
+import pytest
+
+from ingestion.api import APP_TABLES, EXPORTS
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
+
+RAW = [dg.AssetKey(["raw", t]) for t in (*APP_TABLES, *EXPORTS)]
+CAMPAIGNS = dg.AssetKey(["raw", "campaigns"])
+BI_ACCESS = dg.AssetKey(["serving", "bi_access"])
+
+
+@pytest.fixture(scope="module")
+def defs():
+    from orchestration.definitions import defs
+
+    return defs
+
+
+@pytest.fixture(scope="module")
+def instance():
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def _run(defs, instance, job, assets=None, checks=None, run_config=None):
+    job_def = defs.resolve_job_def(job)
+    if assets is not None:
+        job_def = job_def.get_subset(
+            asset_selection=set(assets), asset_check_selection=set(checks or ())
+        )
+    return job_def.execute_in_process(
+        instance=instance, raise_on_error=False, run_config=run_config or {}
+    )
+
+
+def _plan(defs, instance):
+    from orchestration.defs.automation.refresh import plan_for_graph
+
+    return plan_for_graph(instance, defs.resolve_asset_graph())
+
+
+def _materialized(result) -> set[dg.AssetKey]:
+    return {m.asset_key for m in result.get_asset_materialization_events()}
+
+
+def _checked(result) -> set[dg.AssetKey]:
+    return {e.asset_key for e in result.get_asset_check_evaluations()}
+
+
+@pytest.fixture(scope="module")
+def built(world, defs, instance):
+    """A first refresh of the world: everything built and published."""
+    first = _run(defs, instance, "ingest")
+    assert first.success
+    assert _materialized(first) == set(RAW)  # first sight of every table
+    plan = _plan(defs, instance)
+    assert plan.code_changed  # never materialized: the first transform runs the unit tests too
+    graph = defs.resolve_asset_graph()
+    below_raw = dg.AssetSelection.assets(*RAW).downstream().resolve(graph) - set(RAW)
+    assert plan.assets == below_raw
+    transform = _run(defs, instance, "transform", plan.assets, plan.checks, plan.run_config())
+    assert transform.success
+    assert _materialized(transform) == below_raw
+    return world
+
+
+def test_unchanged_sources_materialize_nothing_and_run_no_check(built, defs, instance):
+    again = _run(defs, instance, "ingest")
+    assert again.success
+    assert _materialized(again) == set()
+    assert _checked(again) == set()  # raw checks follow their asset's materialization
+    observed = {o.asset_key for o in again.asset_observations_for_node("raw__campaigns")}
+    assert observed == {CAMPAIGNS}
+    plan = _plan(defs, instance)
+    assert plan.empty and not plan.checks, plan.reasons
+
+
+def test_one_changed_table_rebuilds_and_checks_its_descendants_only(built, defs, instance):
+    with psycopg.connect(built.source_url, autocommit=True) as src:
+        changed = src.execute(
+            "update public.campaigns set campaign_name = campaign_name || ' (renamed)', "
+            "updated_at = now() "
+            "where campaign_id = (select min(campaign_id::text)::uuid from public.campaigns) "
+            "returning campaign_id"
+        ).fetchone()
+    assert changed
+    ingest = _run(defs, instance, "ingest")
+    assert ingest.success
+    assert _materialized(ingest) == {CAMPAIGNS}
+    assert _checked(ingest) <= {CAMPAIGNS} and _checked(ingest)  # its raw checks ran, others not
+
+    graph = defs.resolve_asset_graph()
+    descendants = dg.AssetSelection.assets(CAMPAIGNS).downstream().resolve(graph) - {CAMPAIGNS}
+    plan = _plan(defs, instance)
+    assert plan.assets == descendants
+    assert plan.changed_raw == (CAMPAIGNS,)
+    assert not plan.code_changed
+    assert dg.AssetKey(["marts", "regional_wish_list"]) not in plan.assets  # not below campaigns
+    assert BI_ACCESS in plan.assets
+    assert {c.asset_key for c in plan.checks} <= plan.assets
+
+    transform = _run(defs, instance, "transform", plan.assets, plan.checks, plan.run_config())
+    assert transform.success
+    assert _materialized(transform) == descendants
+    assert _checked(transform) <= descendants
+    assert "emails_sent_reconcile_with_raw" in {
+        e.check_name for e in transform.get_asset_check_evaluations()
+    }
+    with psycopg.connect(built.warehouse_url) as conn:
+        name = conn.execute(
+            "select campaign_name from marts.campaign_performance where campaign_id = %s",
+            changed,
+        ).fetchone()
+    assert name and name[0].endswith("(renamed)")
+    assert _plan(defs, instance).empty
+
+
+def test_a_duplicate_export_file_changes_nothing(built, defs, instance):
+    folder = built.landing_dir / "ad_metrics"
+    original = sorted(p for p in folder.iterdir() if p.is_file())[0]
+    shutil.copyfile(original, folder / f"copy-of-{original.name}")
+    result = _run(defs, instance, "ingest", [dg.AssetKey(["raw", "ad_metrics"])])
+    assert result.success
+    assert _materialized(result) == set()
+    assert _plan(defs, instance).empty
+
+
+def test_transform_sensor_requests_the_stale_selection(built, defs, instance):
+    from orchestration.defs.automation.sensors import transform_on_change
+
+    repository = defs.get_repository_def()
+
+    def tick(cursor):
+        context = dg.build_sensor_context(
+            instance=instance, cursor=cursor, repository_def=repository
+        )
+        return transform_on_change(context), context.cursor
+
+    # the latest raw materialization is already transformed: nothing once the cursor has it
+    result, cursor = tick(None)
+    assert isinstance(result, dg.SkipReason), result
+    result, cursor = tick(cursor)
+    assert isinstance(result, dg.SkipReason)
+
+    with psycopg.connect(built.source_url, autocommit=True) as src:
+        src.execute(
+            "update public.wish_list_items set updated_at = now(), wish_count = wish_count + 1 "
+            "where wish_id = (select min(wish_id::text)::uuid from public.wish_list_items)"
+        )
+    ingest = _run(defs, instance, "ingest")
+    assert _materialized(ingest) == {dg.AssetKey(["raw", "wish_list_items"])}
+    result, cursor = tick(cursor)
+    assert isinstance(result, dg.RunRequest), result
+    plan = _plan(defs, instance)
+    assert set(result.asset_selection) == plan.assets
+    assert set(result.asset_check_keys) == plan.checks
+    assert dg.AssetKey(["marts", "regional_wish_list"]) in plan.assets
+    assert dg.AssetKey(["marts", "campaign_performance"]) not in plan.assets
+    assert result.run_config == {"ops": {"crownsync_dbt_assets": {"config": {"unit_tests": False}}}}
+    # the same state asks once: the next tick has nothing new
+    result, cursor = tick(cursor)
+    assert isinstance(result, dg.SkipReason)
