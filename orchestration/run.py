@@ -44,6 +44,7 @@ class RunOutcome:
     run_ids: list[str] = field(default_factory=list)
     materialized: list[str] = field(default_factory=list)
     plan: str | None = None
+    started_at: float = field(default_factory=time.time)
 
 
 def _phase(step_key: str) -> str:
@@ -136,7 +137,8 @@ def refresh(job_name: str, log_level: str = "INFO") -> RunOutcome:
 
     from orchestration.definitions import defs
     from orchestration.defs.automation.jobs import RAW_KEYS
-    from orchestration.defs.automation.refresh import plan_for_graph
+    from orchestration.defs.automation.refresh import plan_for_graph, report_current
+    from orchestration.defs.quality.checks import FRESHNESS_MARTS
 
     raw = RAW_KEYS
     if job_name == "exports":
@@ -149,6 +151,8 @@ def refresh(job_name: str, log_level: str = "INFO") -> RunOutcome:
     t0 = time.monotonic()
     with dg.DagsterInstance.get() as instance:
         plan = plan_for_graph(instance, defs.resolve_asset_graph())
+        if outcome.success:  # raw was compared with the sources when the ingest run began
+            report_current(instance, plan, FRESHNESS_MARTS, outcome.started_at)
     outcome.plan = plan.describe()
     outcome.phases["plan"] = time.monotonic() - t0
     if plan.empty:

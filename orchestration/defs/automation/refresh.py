@@ -175,3 +175,27 @@ def plan_for_graph(instance: dg.DagsterInstance, asset_graph) -> RefreshPlan:
 
 def plan_for_repository(instance: dg.DagsterInstance, repository_def) -> RefreshPlan:
     return plan_for_graph(instance, repository_def.asset_graph)
+
+
+def report_current(
+    instance: dg.DagsterInstance, plan: RefreshPlan, keys: Iterable[dg.AssetKey], as_of: float
+) -> list[dg.AssetKey]:
+    """Record that the assets of ``keys`` the plan does not rebuild are current as of ``as_of``.
+
+    An unchanged mart does not materialize, yet it is as fresh as the raw tables it was
+    built from, and those were compared with the sources at ``as_of`` (the ingest run).
+    An observation with ``dagster/last_updated_timestamp`` says so, and Dagster's freshness
+    checks read it: a quiet source does not look like a stale pipeline.
+    """
+    current = sorted((k for k in keys if k not in plan.assets), key=lambda k: k.path)
+    for key in current:
+        instance.report_runless_asset_event(
+            dg.AssetObservation(
+                asset_key=key,
+                metadata={
+                    "dagster/last_updated_timestamp": dg.MetadataValue.timestamp(as_of),
+                    "in_sync_with_raw": True,
+                },
+            )
+        )
+    return current

@@ -20,8 +20,9 @@ import dagster as dg
 from ingestion.api import EXPORTS
 from ingestion.platform_exports.load import SUPPORTED_SUFFIXES, discover
 from orchestration.defs.automation.jobs import RAW_KEYS, ingest_job, transform_job
-from orchestration.defs.automation.refresh import plan_for_repository
+from orchestration.defs.automation.refresh import plan_for_repository, report_current
 from orchestration.defs.ingestion.assets import raw_key
+from orchestration.defs.quality.checks import FRESHNESS_MARTS
 from orchestration.defs.resources import WarehouseResource
 
 IN_FLIGHT = [
@@ -75,11 +76,6 @@ def landing_dir_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse
 )
 def transform_on_change(context: dg.SensorEvaluationContext):
     instance = context.instance
-    latest = instance.event_log_storage.get_latest_materialization_storage_ids(RAW_KEYS)
-    high = max((v for v in latest.values() if v), default=0)
-    handled = int(context.cursor or 0)
-    if high <= handled:
-        return dg.SkipReason("no raw table changed since the last transform")
     busy = instance.get_run_records(
         dg.RunsFilter(job_name=ingest_job.name, statuses=IN_FLIGHT), limit=1
     ) or instance.get_run_records(
@@ -87,8 +83,22 @@ def transform_on_change(context: dg.SensorEvaluationContext):
     )
     if busy:  # plan once the ingest has finished: one transform for all it changed
         return dg.SkipReason(f"waiting for run {busy[0].dagster_run.run_id} to finish")
+    cursor = _cursor(context.cursor)
+    latest = instance.event_log_storage.get_latest_materialization_storage_ids(RAW_KEYS)
+    high = max((v for v in latest.values() if v), default=0)
+    ingested = instance.get_run_records(
+        dg.RunsFilter(job_name=ingest_job.name, statuses=[dg.DagsterRunStatus.SUCCESS]), limit=1
+    )
+    last_ingest = ingested[0] if ingested else None
+    new_ingest = last_ingest is not None and last_ingest.dagster_run.run_id != cursor["ingest"]
+    if high <= cursor["raw"] and not new_ingest:
+        return dg.SkipReason("no raw table changed since the last transform")
     plan = plan_for_repository(instance, context.repository_def)
-    context.update_cursor(str(high))
+    context.update_cursor(
+        json.dumps({"raw": high, "ingest": last_ingest.dagster_run.run_id if last_ingest else None})
+    )
+    if new_ingest and last_ingest.start_time:
+        report_current(instance, plan, FRESHNESS_MARTS, last_ingest.start_time)
     if plan.empty:
         return dg.SkipReason(plan.describe())
     return dg.RunRequest(
@@ -98,3 +108,13 @@ def transform_on_change(context: dg.SensorEvaluationContext):
         run_config=plan.run_config(),
         tags={"crownsync/changed_raw": ",".join(k.path[-1] for k in plan.changed_raw)[:200]},
     )
+
+
+def _cursor(raw: str | None) -> dict:
+    """{"raw": highest raw materialization storage id handled, "ingest": last ingest run id}."""
+    if not raw:
+        return {"raw": 0, "ingest": None}
+    if raw.isdigit():  # the first version kept only the storage id
+        return {"raw": int(raw), "ingest": None}
+    value = json.loads(raw)
+    return {"raw": int(value.get("raw") or 0), "ingest": value.get("ingest")}

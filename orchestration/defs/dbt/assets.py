@@ -7,6 +7,7 @@ grouped by schema; descriptions come from the dbt docs.
 """
 
 import os
+import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -95,7 +96,26 @@ def crownsync_dbt_assets(
     args = ["build"] + (["--full-refresh"] if config.full_refresh else [])
     if not config.unit_tests:
         args += ["--exclude", "resource_type:unit_test"]
-    yield from dbt.cli(args, context=context).stream()
+    invocation = dbt.cli(args, context=context)
+    try:
+        yield from invocation.stream()
+    finally:
+        _prune_invocation_targets(invocation.target_path.parent, keep=KEEP_INVOCATION_TARGETS)
+
+
+KEEP_INVOCATION_TARGETS = 10
+
+
+def _prune_invocation_targets(target_root: Path, keep: int) -> None:
+    """Each run's dbt writes its own target folder (10–20 MB: manifest, compiled SQL, logs);
+    an hourly schedule would fill the disk. Keep the newest ``keep``, for debugging."""
+    folders = sorted(
+        (p for p in target_root.glob("crownsync_dbt_assets-*") if p.is_dir()),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for old in folders[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 dbt_resource = DbtCliResource(

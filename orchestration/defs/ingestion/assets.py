@@ -12,6 +12,8 @@ CLI) count too: their version differs from the one Dagster last saw. The full-re
 (``full_refresh`` config) always materializes, so the nightly run checks everything.
 """
 
+import time
+
 import dagster as dg
 
 from ingestion.api import APP_TABLES, EXPORTS, data_versions, ingest_app_table, ingest_export
@@ -64,6 +66,8 @@ def _changed_or_observed(
         )
     else:
         context.log.info(f"raw.{table}: unchanged since {previous}; not materialized")
+        # compared with its source just now: current, for the freshness checks
+        metadata["dagster/last_updated_timestamp"] = dg.MetadataValue.timestamp(time.time())
         yield dg.AssetObservation(asset_key=key, metadata=metadata)
 
 
