@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_campaign_channel_daily'}}}) }}
+-- Attached (as a Dagster asset check) to fct_campaign_channel_daily, the model it verifies.
 -- The daily fact summed over days gives the campaign mart's totals, channel by channel
 -- (ad spend is rounded per day in the fact, so it may differ by 0.005 per day).
 with daily as (

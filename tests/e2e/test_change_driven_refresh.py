@@ -106,12 +106,18 @@ def test_one_changed_table_rebuilds_and_checks_its_descendants_only(built, defs,
     assert not plan.code_changed
     assert dg.AssetKey(["marts", "regional_wish_list"]) not in plan.assets  # not below campaigns
     assert BI_ACCESS in plan.assets
-    assert {c.asset_key for c in plan.checks} <= plan.assets
+    # the checks of the rebuilt assets, and dbt's source tests of the changed raw table
+    checked_in_plan = {c.asset_key for c in plan.checks}
+    assert CAMPAIGNS in checked_in_plan and checked_in_plan <= plan.assets | {CAMPAIGNS}
 
     transform = _run(defs, instance, "transform", plan.assets, plan.checks, plan.run_config())
     assert transform.success
     assert _materialized(transform) == descendants
-    assert _checked(transform) <= descendants
+    assert _checked(transform) == checked_in_plan  # every planned check ran, no other
+    source_tests = {
+        e.check_name for e in transform.get_asset_check_evaluations() if e.asset_key == CAMPAIGNS
+    }
+    assert "source_unique_app_db_campaigns_campaign_id" in source_tests
     assert "emails_sent_reconcile_with_raw" in {
         e.check_name for e in transform.get_asset_check_evaluations()
     }

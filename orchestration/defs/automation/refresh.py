@@ -82,8 +82,13 @@ def plan_refresh(
     transform_keys: Iterable[dg.AssetKey],
     code_versions: Mapping[dg.AssetKey, str | None],
     checks_by_asset: Mapping[dg.AssetKey, Iterable[dg.AssetCheckKey]],
+    source_checks: Mapping[dg.AssetKey, Iterable[dg.AssetCheckKey]] | None = None,
 ) -> RefreshPlan:
-    """The stale part of the transform layer (see the module docstring)."""
+    """The stale part of the transform layer (see the module docstring).
+
+    ``source_checks``: per raw asset, the checks the dbt step runs on it (dbt's source
+    tests); they run when a model reading that raw table is rebuilt.
+    """
     targets = set(transform_keys)
     parents = {key: set(asset_graph.get(key).parent_keys) for key in targets}
     every_key = sorted(targets | set().union(*parents.values()), key=lambda k: k.path)
@@ -131,7 +136,15 @@ def plan_refresh(
             reasons[key] = "a blocking check failed last time"
 
     assets = frozenset(reasons)
-    checks = frozenset(c for key in assets for c in checks_by_asset.get(key, ()))
+    checks = frozenset(
+        [c for key in assets for c in checks_by_asset.get(key, ())]
+        + [
+            c
+            for key in assets
+            for parent in parents[key] - targets
+            for c in (source_checks or {}).get(parent, ())
+        ]
+    )
     changed_raw = tuple(
         sorted(
             (
@@ -159,8 +172,13 @@ def _blocking_failure(execution) -> bool:
 def plan_for_graph(instance: dg.DagsterInstance, asset_graph) -> RefreshPlan:
     """:func:`plan_refresh` over the transform layer of a code location's asset graph."""
     from orchestration.defs.automation.jobs import TRANSFORM_SELECTION
+    from orchestration.defs.dbt.assets import crownsync_dbt_assets
 
     keys = TRANSFORM_SELECTION.resolve(asset_graph)
+    source_checks: dict[dg.AssetKey, set[dg.AssetCheckKey]] = {}
+    for check_key in crownsync_dbt_assets.check_keys:
+        if check_key.asset_key not in keys:
+            source_checks.setdefault(check_key.asset_key, set()).add(check_key)
     return plan_refresh(
         instance,
         asset_graph,
@@ -170,6 +188,7 @@ def plan_for_graph(instance: dg.DagsterInstance, asset_graph) -> RefreshPlan:
             key: {c for c in asset_graph.get(key).check_keys if c.name not in SCHEDULED_CHECKS}
             for key in keys
         },
+        source_checks,
     )
 
 

@@ -47,7 +47,14 @@ def _node(manifest: Mapping[str, Any], unique_id: str) -> Mapping[str, Any]:
     raise KeyError(unique_id)
 
 
-translator = CrownSyncTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+# Every dbt test is an asset check: tests of sources are checks of the raw asset they test
+# (run by the dbt step, after ingestion), singular tests with several refs name their asset
+# in config(meta={'dagster': {'ref': …}}).
+translator = CrownSyncTranslator(
+    settings=DagsterDbtTranslatorSettings(
+        enable_asset_checks=True, enable_source_tests_as_checks=True
+    )
+)
 
 
 def _check_profile_targets(warehouse_url: str) -> None:
