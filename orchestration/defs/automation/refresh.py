@@ -25,6 +25,7 @@ one raw table is unchanged (Dagster skips a step when any upstream output is mis
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -83,11 +84,14 @@ def plan_refresh(
     code_versions: Mapping[dg.AssetKey, str | None],
     checks_by_asset: Mapping[dg.AssetKey, Iterable[dg.AssetCheckKey]],
     source_checks: Mapping[dg.AssetKey, Iterable[dg.AssetCheckKey]] | None = None,
+    check_inputs: Mapping[dg.AssetCheckKey, Iterable[dg.AssetKey]] | None = None,
 ) -> RefreshPlan:
     """The stale part of the transform layer (see the module docstring).
 
     ``source_checks``: per raw asset, the checks the dbt step runs on it (dbt's source
-    tests); they run when a model reading that raw table is rebuilt.
+    tests); they run when a model reading that raw table is rebuilt. ``check_inputs``: per
+    check, every asset it reads (a dbt relationships test reads two models); a check runs
+    when any asset it reads is rebuilt.
     """
     targets = set(transform_keys)
     parents = {key: set(asset_graph.get(key).parent_keys) for key in targets}
@@ -144,6 +148,7 @@ def plan_refresh(
             for parent in parents[key] - targets
             for c in (source_checks or {}).get(parent, ())
         ]
+        + [c for c, inputs in (check_inputs or {}).items() if assets & set(inputs)]
     )
     changed_raw = tuple(
         sorted(
@@ -179,6 +184,11 @@ def plan_for_graph(instance: dg.DagsterInstance, asset_graph) -> RefreshPlan:
     for check_key in crownsync_dbt_assets.check_keys:
         if check_key.asset_key not in keys:
             source_checks.setdefault(check_key.asset_key, set()).add(check_key)
+    check_inputs = {
+        check: inputs
+        for check, inputs in dbt_check_inputs().items()
+        if check in crownsync_dbt_assets.check_keys
+    }
     return plan_refresh(
         instance,
         asset_graph,
@@ -189,6 +199,7 @@ def plan_for_graph(instance: dg.DagsterInstance, asset_graph) -> RefreshPlan:
             for key in keys
         },
         source_checks,
+        check_inputs,
     )
 
 
@@ -218,3 +229,34 @@ def report_current(
             )
         )
     return current
+
+
+@functools.cache
+def dbt_check_inputs() -> dict[dg.AssetCheckKey, frozenset[dg.AssetKey]]:
+    """Per dbt test (as the asset check dagster-dbt makes of it): the assets it reads.
+
+    A relationships test is a check of the model it is attached to, but it also reads the
+    model it refers to; when only that one is rebuilt, the test must run too (dbt's eager
+    indirect selection runs it, and its result must be a selected check).
+    """
+    import json
+
+    from dagster_dbt.asset_utils import get_asset_check_key_for_test
+
+    from orchestration.defs.dbt.assets import translator
+    from orchestration.defs.dbt.project import crownsync_dbt_project
+
+    manifest = json.loads(crownsync_dbt_project.manifest_path.read_text(encoding="utf-8"))
+    sections = {**manifest["nodes"], **manifest["sources"]}
+    inputs: dict[dg.AssetCheckKey, frozenset[dg.AssetKey]] = {}
+    for unique_id, node in manifest["nodes"].items():
+        if node["resource_type"] != "test":
+            continue
+        check = get_asset_check_key_for_test(manifest, translator, unique_id, crownsync_dbt_project)
+        if check is None:
+            continue
+        parents = [p for p in node["depends_on"]["nodes"] if p in sections]
+        inputs[check] = frozenset(
+            translator.get_asset_spec(manifest, p, crownsync_dbt_project).key for p in parents
+        )
+    return inputs
