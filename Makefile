@@ -42,6 +42,10 @@ report: db-start ## Static HTML report of the live marts → .warehouse/reports/
 DOCS_PORT ?= 8080
 docs: db-start ## dbt docs on http://127.0.0.1:8080 (DOCS_PORT=…; Ctrl-C stops it)
 	@$(PY) -m crownsync.dbt docs generate
+	@$(MAKE) --no-print-directory docs-serve
+
+.PHONY: docs-serve
+docs-serve: install ## Serve the last generated dbt docs (DOCS_PORT=…; Ctrl-C stops it)
 	@$(PY) -m crownsync.dbt docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
 simulate: db-start ## (Re)generate the demo source world: SCALE=0.1 SEED=7 REGENERATE=1

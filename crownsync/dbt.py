@@ -11,10 +11,12 @@ the Dagster definitions calls first, so importing the definitions never runs dbt
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+from crownsync.errors import cli
 from crownsync.settings import PROJECT_ROOT, dbt_env, get_settings
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -76,6 +78,30 @@ def prepare_manifest() -> Path:
     return MANIFEST_PATH
 
 
+SERVER_STOP_TIMEOUT_S = 10
+
+
+def serve(command: list[str]) -> int:
+    """Run a dbt server command (``docs serve``) until Ctrl-C, then stop it quietly.
+
+    dbt runs in its own session, so Ctrl-C reaches only this process, which stops dbt with
+    SIGTERM (no KeyboardInterrupt traceback) and exits 0: stopping a server is its end.
+    """
+    child = subprocess.Popen(command, env=dbt_environment(), start_new_session=True)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        os.killpg(child.pid, signal.SIGTERM)
+        try:
+            child.wait(timeout=SERVER_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait(timeout=SERVER_STOP_TIMEOUT_S)
+        print("\ndbt docs server stopped", file=sys.stderr)
+        return 0
+
+
+@cli
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args == ["prepare"]:
@@ -86,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     dbt = str(dbt_executable())
+    if args[:2] == ["docs", "serve"]:
+        return serve([dbt, *args])
     os.execve(dbt, [dbt, *args], dbt_environment())
     return 0  # not reached
 

@@ -22,6 +22,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
+from crownsync.errors import ConfigError
 from crownsync.warehouse.credentials import (
     SUPERUSER,
     read_superuser_password,
@@ -221,6 +222,34 @@ def url_without_password(url: str) -> str:
     ).render_as_string(hide_password=False)
 
 
+URL_SETTINGS = {
+    "database_url": "DATABASE_URL",
+    "source_database_url": "SOURCE_DATABASE_URL",
+    "dagster_database_url": "DAGSTER_DATABASE_URL",
+}
+
+
+def check_url(variable: str, value: str) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is a PostgreSQL URL (no secret echoed)."""
+    try:
+        parsed = make_url(value)
+    except Exception:  # sqlalchemy ArgumentError, ValueError (bad port)
+        parsed = None
+    if parsed is None or not parsed.drivername.startswith("postgres"):
+        shown = value if parsed is None and "@" not in value else "(a URL of another kind)"
+        raise ConfigError(
+            f"{variable} is not a PostgreSQL URL: {shown}",
+            f"expected postgresql://user:password@host:5432/database; unset {variable} "
+            "to use the embedded server and demo data",
+        )
+
+
 @cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings, read once; a malformed URL setting is a :class:`ConfigError`."""
+    settings = Settings()
+    for field, variable in URL_SETTINGS.items():
+        value = getattr(settings, field)
+        if value is not None:
+            check_url(variable, value)
+    return settings

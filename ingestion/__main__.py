@@ -6,16 +6,39 @@ Exit codes: 0 all loaded; 1 some table or file failed (the others were loaded);
 
 from __future__ import annotations
 
-import argparse
-import logging
-import sys
-import time
+try:
+    import argparse
+    import logging
+    import sys
+    import time
 
-from ingestion.api import APP_TABLES, EXPORTS, IngestReport, ingest_app_db, ingest_exports
+    from crownsync.errors import cli
+    from ingestion.api import (
+        APP_TABLES,
+        EXPORTS,
+        IngestReport,
+        ingest_app_db,
+        ingest_exports,
+        landing_folder,
+        prepare_warehouse,
+    )
+except ModuleNotFoundError as err:  # started with a Python without our packages
+    from crownsync.environment import exit_missing_package
+
+    exit_missing_package(err, "python -m ingestion")
 
 
 def _csv_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def check_source(source_url: str | None) -> None:
+    """Connect to the source once (a ConnectionFailed names it), then let each table load."""
+    from crownsync.settings import get_settings, libpq_url
+    from crownsync.warehouse.connections import connect_source
+
+    with connect_source(libpq_url(source_url or get_settings().source_url)):
+        pass
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@cli
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -65,6 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     began = time.monotonic()
     report = IngestReport()
+    # fail once, early, on what every table needs: the warehouse, the source, the folder
+    prepare_warehouse(args.warehouse_url)
+    if args.what in ("app-db", "all"):
+        check_source(args.source_url)
+    if args.what in ("exports", "all"):
+        landing_folder(args.landing_dir)
     if args.what in ("app-db", "all"):
         ingest_app_db(
             tables=args.tables,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 
+from crownsync.errors import ConfigError
 from crownsync.settings import get_settings, libpq_url
 from crownsync.warehouse.bootstrap import bootstrap_warehouse
 from crownsync.warehouse.connections import LockWaitTimeout, connect_warehouse
@@ -93,10 +94,34 @@ def ingest_export(
     """Load the new files of one export feed into ``raw.<export>``."""
     if export not in FEEDS:
         raise KeyError(f"unknown export {export!r}; known exports: {', '.join(FEEDS)}")
+    folder = landing_folder(landing_dir)
     warehouse = _warehouse(warehouse_url)
     prepare_warehouse(warehouse)
-    folder = Path(landing_dir) if landing_dir else get_settings().landing_path
     return load_export(export, landing_dir=folder, warehouse_url=warehouse)
+
+
+def landing_folder(landing_dir: Path | str | None = None) -> Path:
+    """The landing folder to read; a :class:`ConfigError` when it does not exist.
+
+    A typo in LANDING_DIR must not look like "no new files": an existing folder without
+    files is fine, a missing one is an error that names it.
+    """
+    settings = get_settings()
+    folder = Path(landing_dir) if landing_dir else settings.landing_path
+    if not folder.is_dir():
+        if landing_dir:
+            source = "--landing-dir"
+        elif settings.landing_dir:
+            source = "LANDING_DIR"
+        else:
+            source = "the demo landing folder"
+        hint = (
+            "`make simulate` writes the demo world"
+            if source == "the demo landing folder"
+            else f"fix {source}, or create the folder (an empty folder is fine)"
+        )
+        raise ConfigError(f"{source} {folder} does not exist", hint)
+    return folder
 
 
 def ingest_app_db(

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from crownsync.errors import cli
 from crownsync.settings import get_settings, safe_url
 from crownsync.warehouse import embedded
 from crownsync.warehouse.databases import ensure_project_databases
@@ -227,6 +228,7 @@ def _write_json(
     )
 
 
+@cli
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orchestration.run", description=__doc__)
     parser.add_argument(

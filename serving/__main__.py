@@ -9,19 +9,26 @@ The password of a new login comes from TENANT_PASSWORD, or is generated and prin
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
-from uuid import UUID
+try:
+    import argparse
+    import os
+    import sys
+    from uuid import UUID
 
-import psycopg
+    import psycopg
 
-from crownsync.settings import get_settings, url_parts
-from crownsync.warehouse.bootstrap import bootstrap_warehouse
-from crownsync.warehouse.connections import connect_warehouse
-from serving.grants import apply_access, create_tenant_login
+    from crownsync.errors import UserError, cli
+    from crownsync.settings import get_settings, url_parts
+    from crownsync.warehouse.bootstrap import bootstrap_warehouse
+    from crownsync.warehouse.connections import connect_warehouse
+    from serving.grants import apply_access, create_tenant_login
+except ModuleNotFoundError as err:  # started with a Python without our packages
+    from crownsync.environment import exit_missing_package
+
+    exit_missing_package(err, "python -m serving")
 
 
+@cli
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m serving",
@@ -52,7 +59,21 @@ def main(argv: list[str] | None = None) -> int:
                 (tenant_id,),
             ).fetchone()[0]
             if not known:
-                print(f"warning: no {column} {tenant_id} in the marts (yet)", file=sys.stderr)
+                other = "retailer_id" if args.brand else "brand_id"
+                other_table = "dim_retailers" if args.brand else "dim_brands"
+                is_other = conn.execute(
+                    f"select exists (select 1 from marts.{other_table} where {other} = %s)",  # noqa: S608
+                    (tenant_id,),
+                ).fetchone()[0]
+                flag = "RETAILER" if args.brand else "BRAND"
+                raise UserError(
+                    f"no {column.removesuffix('_id')} {tenant_id} in marts."
+                    f"{'dim_brands' if args.brand else 'dim_retailers'}: no login created",
+                    f"{tenant_id} is a {other.removesuffix('_id')}: use {flag}={tenant_id}"
+                    if is_other
+                    else "check the id (ids are in marts.dim_brands / marts.dim_retailers), "
+                    "or run `make run` first if the tenant is new",
+                )
             created = create_tenant_login(
                 conn,
                 brand_id=args.brand,

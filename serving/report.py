@@ -30,6 +30,7 @@ import psycopg
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from crownsync.errors import cli
 from crownsync.settings import PROJECT_ROOT, database_name, get_settings, libpq_url, safe_url
 from serving import report_charts as charts
 
@@ -375,6 +376,7 @@ def build_report(
     return out
 
 
+@cli
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m serving.report",

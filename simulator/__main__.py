@@ -6,14 +6,20 @@ configured (real sources), it refuses unless both targets are given explicitly.
 
 from __future__ import annotations
 
-import argparse
-import sys
-from pathlib import Path
+try:
+    import argparse
+    import sys
+    from pathlib import Path
 
-from crownsync.settings import get_settings, safe_url
-from simulator.advance import advance
-from simulator.app_db_writer import SimulatorRefused
-from simulator.generate import generate
+    from crownsync.errors import cli
+    from crownsync.settings import get_settings, safe_url
+    from simulator.advance import advance
+    from simulator.app_db_writer import SimulatorRefused
+    from simulator.generate import generate
+except ModuleNotFoundError as err:  # started with a Python without our packages
+    from crownsync.environment import exit_missing_package
+
+    exit_missing_package(err, "python -m simulator")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@cli
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = get_settings()

@@ -7,21 +7,28 @@ included, for scripts (``psql "$(python -m crownsync.warehouse url)"``).
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
+try:
+    import argparse
+    import sys
+    import time
 
-from crownsync.settings import get_settings, safe_url, url_without_password
-from crownsync.warehouse import embedded
-from crownsync.warehouse.bootstrap import bootstrap_warehouse
-from crownsync.warehouse.credentials import CredentialsError
-from crownsync.warehouse.databases import ensure_project_databases
+    from crownsync.errors import cli
+    from crownsync.settings import get_settings, safe_url, url_without_password
+    from crownsync.warehouse import embedded
+    from crownsync.warehouse.bootstrap import bootstrap_warehouse
+    from crownsync.warehouse.credentials import CredentialsError
+    from crownsync.warehouse.databases import ensure_project_databases
+except ModuleNotFoundError as err:  # started with a Python without our packages
+    from crownsync.environment import exit_missing_package
+
+    exit_missing_package(err, "python -m crownsync.warehouse")
 
 
 def _safe(url: str) -> str:
     return safe_url(url)
 
 
+@cli
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crownsync.warehouse", description=__doc__)
     parser.add_argument("action", choices=["start", "stop", "status", "url", "clean"])

@@ -17,8 +17,8 @@ from crownsync.warehouse.connections import (
     ADVISORY_NAMESPACE,
     CLIENT_CHECK_INTERVAL,
     bound_session,
+    open_connection,
     take_xact_lock,
-    transport_options,
 )
 
 log = logging.getLogger("crownsync")
@@ -40,7 +40,7 @@ def bootstrap_warehouse(url: str, *, force: bool = False) -> None:
     and re-running the ownership loop each time would be pure overhead.
     """
     settings = get_settings()
-    with psycopg.connect(url, autocommit=True, **transport_options(settings)) as conn:
+    with open_connection(url, autocommit=True) as conn:
         bound_session(conn, settings)
         mark = _bootstrap_mark()
         current = conn.execute(

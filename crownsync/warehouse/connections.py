@@ -22,7 +22,8 @@ import time
 import psycopg
 from psycopg import sql
 
-from crownsync.settings import Settings, get_settings
+from crownsync.errors import connection_failed
+from crownsync.settings import Settings, get_settings, url_parts
 
 log = logging.getLogger("ingestion")
 
@@ -47,6 +48,39 @@ def transport_options(settings: Settings) -> dict[str, object]:
     }
 
 
+def describe(url: str, settings: Settings) -> tuple[str, str]:
+    """(what, setting) naming the database of ``url`` in a message: which database it is
+    for a person, and which setting configures it."""
+    parts = url_parts(url)
+    if (
+        settings.source_database_url
+        and url_parts(settings.source_url)["database"] == parts["database"]
+        and url_parts(settings.source_url)["host"] == parts["host"]
+    ):
+        return "the source database", "SOURCE_DATABASE_URL"
+    if settings.database_url:
+        return "the warehouse", "DATABASE_URL"
+    return (
+        "the embedded warehouse server",
+        f"that it runs (`make db-start`) on WAREHOUSE_PG_PORT={settings.warehouse_pg_port}",
+    )
+
+
+def open_connection(
+    url: str, *, what: str | None = None, setting: str | None = None, **kwargs
+) -> psycopg.Connection:
+    """``psycopg.connect`` with the bounded transport options; a failure to connect (server
+    down, wrong password, unknown database) is a one-line :class:`ConnectionFailed`."""
+    settings = get_settings()
+    try:
+        return psycopg.connect(url, **{**transport_options(settings), **kwargs})
+    except psycopg.OperationalError as err:
+        default_what, default_setting = describe(url, settings)
+        raise connection_failed(
+            what or default_what, setting or default_setting, url_parts(url), err
+        ) from err
+
+
 def bound_session(conn: psycopg.Connection, settings: Settings) -> None:
     values = settings.session_timeouts()
     if conn.info.server_version >= 140000:
@@ -59,7 +93,7 @@ def connect_warehouse(url: str, **kwargs) -> psycopg.Connection:
     """A bounded warehouse connection acting as the owner role (when one is configured)."""
     settings = get_settings()
     kwargs.setdefault("application_name", "crownsync-ingestion")
-    conn = psycopg.connect(url, **{**transport_options(settings), **kwargs})
+    conn = open_connection(url, **kwargs)
     try:
         bound_session(conn, settings)
         role = settings.warehouse_owner_role
@@ -79,7 +113,9 @@ def connect_source(url: str, **kwargs) -> psycopg.Connection:
     The source belongs to the app team; we only read it and change none of its settings.
     """
     kwargs.setdefault("application_name", "crownsync-ingestion")
-    return psycopg.connect(url, **{**transport_options(get_settings()), **kwargs})
+    settings = get_settings()
+    setting = "SOURCE_DATABASE_URL" if settings.source_database_url else None
+    return open_connection(url, what="the source database", setting=setting, **kwargs)
 
 
 def take_xact_lock(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import psycopg
 from psycopg import sql
 
 from crownsync.settings import Settings, database_name, safe_url, with_database
+from crownsync.warehouse.connections import open_connection
 
 
 def _database_name(url: str) -> str:
@@ -22,7 +22,7 @@ def _maintenance_url(url: str) -> str:
 def ensure_database(url: str) -> bool:
     """Create the database of ``url`` on its server if it is missing. True if created."""
     name = _database_name(url)
-    with psycopg.connect(_maintenance_url(url), autocommit=True) as conn:
+    with open_connection(_maintenance_url(url), autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
         if exists:
             return False

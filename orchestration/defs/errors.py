@@ -9,6 +9,7 @@ import dagster as dg
 import psycopg
 from psycopg import errors as pg_errors
 
+from crownsync.errors import ConnectionFailed, UserError
 from ingestion.app_db.extract import SchemaContractError
 
 T = TypeVar("T")
@@ -30,6 +31,8 @@ MAX_RETRIES = 3
 
 
 def is_transient(err: BaseException) -> bool:
+    if isinstance(err, ConnectionFailed):
+        return err.transient
     if isinstance(err, pg_errors.SerializationFailure | pg_errors.DeadlockDetected):
         return True
     if isinstance(err, psycopg.OperationalError):
@@ -64,6 +67,8 @@ def run_with_retry_policy(
         if is_transient(err):
             context.log.warning(f"transient database error, retrying: {err}")
             raise dg.RetryRequested(max_retries=MAX_RETRIES, seconds_to_wait=2) from err
+        if isinstance(err, UserError):  # bad configuration: say it, do not retry
+            raise dg.Failure(description=str(err), allow_retries=False) from err
         if isinstance(err, psycopg.Error):
             raise dg.Failure(
                 description=f"permanent database error (not retried): {type(err).__name__}: {err}",
