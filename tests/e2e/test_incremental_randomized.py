@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ class World:
     landing: Path
     work: Path
     server_url: str
+    reference_url: str = ""
 
     def ingest(self) -> None:
         report = ingest_all(
@@ -63,23 +65,45 @@ class World:
         assert report.ok, report.errors
 
     def dbt(self, *args: str, url: str | None = None) -> str:
-        result = run_dbt(
-            [*args], url or self.warehouse_url, self.work / f"target-{uuid.uuid4().hex[:6]}"
-        )
-        return result.stdout
+        # one target dir per database: dbt's partial parsing stays valid from run to run
+        target = self.work / ("target-full" if url else "target")
+        return run_dbt([*args], url or self.warehouse_url, target).stdout
 
     def build(self, *extra: str) -> str:
         # cautious: only the tests whose models are all selected
         return self.dbt("build", "--select", *MARTS, "--indirect-selection", "cautious", *extra)
 
 
-@pytest.fixture
-def world(make_database, pg_server_url, tmp_path) -> World:
+def _db_name(url: str) -> str:
+    return make_url(url).database
+
+
+def _url_of(url: str, database: str) -> str:
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+def _clone_database(server_url: str, template_url: str, name: str) -> str:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+        )
+        conn.execute(
+            sql.SQL("create database {} template {}").format(
+                sql.Identifier(name), sql.Identifier(_db_name(template_url))
+            )
+        )
+    return _url_of(template_url, name)
+
+
+@pytest.fixture(scope="module")
+def initial(make_database, pg_server_url, tmp_path_factory) -> World:
+    """The hand-built world ingested and built once: each test starts from a copy of it."""
+    work = tmp_path_factory.mktemp("randomized")
     built = World(
         source_url=make_database("rnd_src"),
         warehouse_url=make_database("rnd_wh"),
-        landing=tmp_path / "landing",
-        work=tmp_path,
+        landing=work / "landing",
+        work=work,
         server_url=pg_server_url,
     )
     built.landing.mkdir()
@@ -89,34 +113,39 @@ def world(make_database, pg_server_url, tmp_path) -> World:
     return built
 
 
-def _db_name(url: str) -> str:
-    return make_url(url).database
-
-
 @pytest.fixture
-def full_refresh_of(world: World) -> Iterator[Callable[[], str]]:
-    """``full_refresh_of()``: a clone of the warehouse (same raw), rebuilt --full-refresh."""
-    clones: list[str] = []
-
-    def _clone() -> str:
-        name = f"rnd_full_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(world.server_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("create database {} template {}").format(
-                    sql.Identifier(name), sql.Identifier(_db_name(world.warehouse_url))
-                )
-            )
-        clones.append(name)
-        url = make_url(world.warehouse_url).set(database=name).render_as_string(hide_password=False)
-        world.dbt("run", "--full-refresh", "--select", *MARTS, url=url)
-        return url
-
-    yield _clone
-    with psycopg.connect(world.server_url, autocommit=True) as conn:
-        for name in clones:
+def world(initial: World, tmp_path) -> Iterator[World]:
+    """A private copy of the initial world: source, warehouse, landing folder (same mtimes)."""
+    tag = uuid.uuid4().hex[:8]
+    names = [f"rnd_src_{tag}", f"rnd_wh_{tag}", f"rnd_full_{tag}"]
+    landing = tmp_path / "landing"
+    shutil.copytree(initial.landing, landing)
+    copy = World(
+        source_url=_clone_database(initial.server_url, initial.source_url, names[0]),
+        warehouse_url=_clone_database(initial.server_url, initial.warehouse_url, names[1]),
+        landing=landing,
+        work=tmp_path,
+        server_url=initial.server_url,
+        reference_url=_url_of(initial.warehouse_url, names[2]),
+    )
+    yield copy
+    with psycopg.connect(initial.server_url, autocommit=True) as conn:
+        for name in names:
             conn.execute(
                 sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
             )
+
+
+@pytest.fixture
+def full_refresh_of(world: World) -> Callable[[], str]:
+    """``full_refresh_of()``: a copy of the warehouse as it is (same raw), rebuilt --full-refresh."""
+
+    def _reference() -> str:
+        url = _clone_database(world.server_url, world.warehouse_url, _db_name(world.reference_url))
+        world.dbt("run", "--full-refresh", "--select", *MARTS, url=url)
+        return url
+
+    return _reference
 
 
 # -- comparing ----------------------------------------------------------------------------
