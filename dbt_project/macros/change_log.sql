@@ -7,7 +7,8 @@
 
     change_log_window(table_name, watermark_column): at run time, the load-id window of
     this run, as a dict:
-      w_old        max(watermark_column) of {{ this }} (None: not incremental / no watermark)
+      w_old        max(watermark_column) of {{ this }} (0 for an empty table; None when not
+                   incremental or rebuild_all)
       w_new        least(max load_id in the change log for the table,
                          min load_id of the table's loads still 'running' - 1),
                    never below w_old, 0 when nothing is known
@@ -92,6 +93,9 @@
         {%- endif -%}
         {%- if window['rebuild_all'] -%}
             {%- do exceptions.warn(this.identifier ~ ': ' ~ window['reason'] ~ ': rebuilding all groups') -%}
+        {%- elif window['w_old'] is none -%}
+            {#- an empty table: every logged change is after it -#}
+            {%- do window.update({'w_old': 0}) -%}
         {%- endif -%}
     {%- endif -%}
     {{ return(window) }}

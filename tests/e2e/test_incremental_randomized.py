@@ -460,6 +460,11 @@ def test_a_refresh_that_cannot_be_exact_warns_and_rebuilds_all(world: World, ful
     out = world.dbt(*one_model)
     assert f"has no {WATERMARK} column" in out
     assert repaired()
+    # 4. an emptied table: every logged change is after it (the reset marker too)
+    with psycopg.connect(world.warehouse_url) as conn:
+        conn.execute(f"delete from intermediate.{model}")  # noqa: S608
+    out = world.dbt(*one_model)
+    assert "rebuilding all groups" in out
     out = world.build()  # then a normal, quiet incremental run
     assert "rebuilding all groups" not in out
     assert_same_tables(world.warehouse_url, full_refresh_of(), "after the safe rebuilds")
