@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     ingest_lookback_minutes: int = Field(
         default=60, description="Incremental extraction re-reads this far behind the watermark."
     )
+    change_log_retention_days: int = Field(
+        default=30,
+        description="raw._changed_keys rows of loads finished longer ago are pruned (a reset marker stays).",
+    )
     # -- bounded waits (docs/reliability.md) ------------------------------------------------
     ingest_lock_wait_seconds: int = Field(
         default=600,

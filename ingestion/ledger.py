@@ -1,6 +1,6 @@
 """The raw ledger: the one module that writes ``raw._loads``, ``raw._watermarks``,
-``raw._schema_changes``, ``raw._files`` and ``raw._rejected_rows``, and owns the loads'
-advisory locks.
+``raw._schema_changes``, ``raw._files``, ``raw._rejected_rows`` and ``raw._changed_keys``,
+and owns the loads' advisory locks.
 
 Loaders (``app_db.extract``, ``exports.load``) call it; nothing else writes these tables.
 See docs/raw-layer.md for what each table means.
@@ -13,7 +13,8 @@ import socket
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import psycopg
 from psycopg import sql
@@ -109,6 +110,18 @@ create table if not exists raw._rejected_rows (
     rejected_at timestamptz not null default clock_timestamp()
 );
 create index if not exists _rejected_rows_file on raw._rejected_rows (file_id, line_number);
+
+-- The change log of the big facts (tables.yml `change_keys`): per load, the distinct
+-- (parent, day) groups whose rows it inserted, updated, undeleted or marked deleted, both
+-- the new and the old group of a row. parent_key and activity_date both NULL: a reset
+-- marker (the load's changes are not listed: a first load, or older rows pruned).
+create table if not exists raw._changed_keys (
+    load_id bigint not null,
+    table_name text not null,
+    parent_key text,
+    activity_date date
+);
+create index if not exists _changed_keys_table_load on raw._changed_keys (table_name, load_id);
 """
 
 # Advisory lock namespaces ("CrSy", "CrSL"): two-int form (namespace, key).
@@ -137,6 +150,8 @@ _LEDGER_OBJECTS = (
     "raw._files_sha256",
     "raw._rejected_rows",
     "raw._rejected_rows_file",
+    "raw._changed_keys",
+    "raw._changed_keys_table_load",
 )
 
 
@@ -490,6 +505,106 @@ def abandon_stale_loads(conn: psycopg.Connection, target: str, current_load_id: 
             (target, current_load_id),
         )
     return cur.rowcount
+
+
+@dataclass(frozen=True)
+class ChangedKeys:
+    """What one load recorded in ``raw._changed_keys`` for its table."""
+
+    parents: int = 0  # distinct parents affected (new and old)
+    days: int = 0  # distinct days affected
+    groups: int = 0  # distinct (parent, day) rows recorded
+    sample: tuple[str, ...] = ()  # a few "parent/day" groups, for run metadata
+    reset: bool = False  # a reset marker was recorded instead of the keys
+
+
+CHANGED_KEYS_SAMPLE = 5
+
+
+def record_changed_keys(
+    conn: psycopg.Connection, load_id: int, table: str, keys: sql.Composable
+) -> ChangedKeys:
+    """Record the distinct (parent_key, activity_date) rows of the query ``keys``.
+
+    Call it inside the load's data transaction, once per load and table: the keys commit or
+    roll back with the rows they describe. ``keys`` selects two columns (parent key as text,
+    day as date); NULL parents are kept, a NULL/NULL pair is stored as is.
+    """
+    row = conn.execute(
+        sql.SQL(
+            """
+            with recorded as (
+                insert into raw._changed_keys (load_id, table_name, parent_key, activity_date)
+                select distinct %s::bigint, %s::text, k.parent_key, k.activity_date
+                  from ({keys}) as k (parent_key, activity_date)
+                returning parent_key, activity_date
+            )
+            select count(distinct parent_key), count(distinct activity_date), count(*),
+                   (array_agg(coalesce(parent_key, '-') || '/' || coalesce(activity_date::text, '-')
+                              order by parent_key, activity_date))[1:%s]
+              from recorded
+            """
+        ).format(keys=keys),
+        (load_id, table, CHANGED_KEYS_SAMPLE),
+    ).fetchone()
+    parents, days, groups, sample = row
+    return ChangedKeys(int(parents), int(days), int(groups), tuple(sample or ()))
+
+
+def record_reset_marker(conn: psycopg.Connection, load_id: int, table: str) -> ChangedKeys:
+    """Record that ``load_id`` changed ``table`` in a way the change log does not list (a
+    first load): a model whose watermark is below it rebuilds all its groups."""
+    conn.execute(
+        "insert into raw._changed_keys (load_id, table_name, parent_key, activity_date) "
+        "values (%s, %s, null, null)",
+        (load_id, table),
+    )
+    return ChangedKeys(reset=True)
+
+
+def prune_changed_keys(
+    conn: psycopg.Connection, table: str, retention: timedelta = timedelta(days=30)
+) -> int:
+    """Delete ``table``'s change rows of loads finished more than ``retention`` ago.
+
+    A reset marker is left at the highest pruned load id, so a model whose watermark is
+    older than the pruned range sees it and rebuilds in full. Returns the rows deleted
+    (the marker not counted). Cheap: one indexed range of (table_name, load_id).
+    """
+    cutoff = conn.execute(
+        "select max(load_id) from raw._loads where target = %s and finished_at is not null "
+        "and finished_at < clock_timestamp() - %s::interval",
+        (table, retention),
+    ).fetchone()[0]
+    if cutoff is None:
+        return 0
+    cur = conn.execute(
+        """
+        delete from raw._changed_keys
+         where table_name = %s and load_id <= %s
+           and not (load_id = %s and parent_key is null and activity_date is null)
+        """,
+        (table, cutoff, cutoff),
+    )
+    deleted = cur.rowcount
+    if deleted:
+        conn.execute(
+            """
+            insert into raw._changed_keys (load_id, table_name, parent_key, activity_date)
+            select %s, %s, null, null
+             where not exists (select from raw._changed_keys
+                                where table_name = %s and load_id = %s
+                                  and parent_key is null and activity_date is null)
+            """,
+            (cutoff, table, table, cutoff),
+        )
+        log.info(
+            "ledger: pruned %s change row(s) of %s up to load %s (reset marker left there)",
+            deleted,
+            table,
+            cutoff,
+        )
+    return deleted
 
 
 def qualified(table: str) -> sql.Composed:

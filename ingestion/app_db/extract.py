@@ -11,7 +11,10 @@ For each table (one warehouse transaction, so a crash leaves ``raw`` as it was):
    - otherwise: into a temp table, then ``insert ... on conflict do update`` only where the
      row really changed (a re-read row within the lookback window changes nothing);
 3. optionally compare primary keys with the source and mark vanished rows ``_deleted_at``;
-4. advance the watermark and record the load, in the same transaction as the rows.
+4. for the big facts (``change_keys`` in tables.yml): record in ``raw._changed_keys`` the
+   (parent, day) groups of every row inserted, updated or marked deleted, old and new
+   (a first load records one reset marker), and prune the log past its retention;
+5. advance the watermark and record the load, in the same transaction as the rows.
 
 Source reads happen in one REPEATABLE READ, READ ONLY transaction: the rows and the keys
 come from one snapshot, and the source is never written.
@@ -27,9 +30,10 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg import sql
 
+from crownsync.settings import get_settings
 from crownsync.warehouse.connections import connect_source, connect_warehouse
 from ingestion import ledger
-from ingestion.app_db.manifest import TableSpec
+from ingestion.app_db.manifest import ChangeKeys, TableSpec
 from ingestion.failpoints import failpoint
 from ingestion.ledger import qualified
 
@@ -57,6 +61,13 @@ class TableLoadResult:
     deletes_checked: bool = False
     extra_columns: list[str] = field(default_factory=list)
     mode: str = "incremental"
+    # change capture (tables with change_keys): what raw._changed_keys got from this load
+    affected_parents: int = 0  # distinct parents (old and new) of the changed rows
+    affected_days: int = 0  # distinct days (old and new) of the changed rows
+    affected_groups: int = 0  # distinct (parent, day) groups recorded
+    affected_sample: list[str] = field(default_factory=list)  # a few "parent/day" groups
+    change_log_reset: bool = False  # a reset marker was recorded (first load)
+    change_rows_pruned: int = 0  # change rows past the retention deleted by this load
 
     @property
     def rows_per_second(self) -> float:
@@ -205,9 +216,21 @@ def _copy_stream(
             copy_in.write(block)
 
 
-def _row_changed(cols: list[str]) -> sql.Composed:
+CHANGED_GROUPS = sql.Identifier("_changed_groups")
+
+
+def _group_of(keys: ChangeKeys) -> sql.Composed:
+    """``parent::text, (day)::date`` of the row in scope (unqualified column names)."""
+    return sql.SQL("{}::text as parent_key, ({})::date as activity_date").format(
+        sql.Identifier(keys.parent), sql.SQL(keys.day)
+    )
+
+
+def _row_changed(cols: list[str], new_alias: str = "excluded") -> sql.Composed:
     old = sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in cols)
-    new = sql.SQL(", ").join(sql.SQL("excluded.{}").format(sql.Identifier(c)) for c in cols)
+    new = sql.SQL(", ").join(
+        sql.SQL("{}.{}").format(sql.Identifier(new_alias), sql.Identifier(c)) for c in cols
+    )
     # compared as text: some types (json, point, xml) have no equality operator
     return sql.SQL(
         "(row({})::text is distinct from row({})::text or t._deleted_at is not null)"
@@ -217,6 +240,9 @@ def _row_changed(cols: list[str]) -> sql.Composed:
 def _merge_stage(
     conn: psycopg.Connection, spec: TableSpec, cols: list[str], stage: sql.Identifier
 ) -> tuple[int, int]:
+    """Upsert the changed stage rows. With change_keys, the same statement records into
+    the temp table _changed_groups the group of each changed row BEFORE the merge (the raw
+    row joined to the stage; a re-parented row's old parent and day) and after it."""
     col_list = sql.SQL(", ").join(map(sql.Identifier, cols))
     non_key = [c for c in cols if c not in spec.primary_key]
     assignments = sql.SQL(", ").join(
@@ -227,25 +253,63 @@ def _merge_stage(
             sql.SQL("_deleted_at = null"),
         ]
     )
+    track = spec.change_keys
+    old_groups, new_groups, returned = sql.SQL(""), sql.SQL(""), sql.SQL("")
+    if track is not None:
+        match = sql.SQL(" and ").join(
+            sql.SQL("s.{0} = t.{0}").format(sql.Identifier(c)) for c in spec.primary_key
+        )
+        old_groups = sql.SQL(
+            """
+            old_groups as (
+                insert into {groups} (parent_key, activity_date)
+                select {group} from (
+                    select t.* from {target} as t join {stage} as s on {match}
+                     where {changed_vs_stage}
+                ) as before_merge
+                returning 1
+            ),
+            """
+        ).format(
+            groups=CHANGED_GROUPS,
+            group=_group_of(track),
+            target=qualified(spec.name),
+            stage=stage,
+            match=match,
+            changed_vs_stage=_row_changed(cols, new_alias="s"),
+        )
+        returned = sql.SQL(", {} ").format(_group_of(track))
+        new_groups = sql.SQL(
+            """,
+            new_groups as (
+                insert into {groups} (parent_key, activity_date)
+                select parent_key, activity_date from merged
+                returning 1
+            )
+            """
+        ).format(groups=CHANGED_GROUPS)
     query = sql.SQL(
         """
-        with merged as (
+        with {old_groups} merged as (
             insert into {target} as t ({cols}, _load_id, _loaded_at, _source)
             select {cols}, current_setting('crownsync.load_id')::bigint, now(), 'app_db'
               from {stage}
             on conflict ({pk}) do update set {assignments}
              where {changed}
-            returning (xmax = 0) as inserted
-        )
+            returning (xmax = 0) as inserted {returned}
+        ) {new_groups}
         select count(*) filter (where inserted), count(*) filter (where not inserted) from merged
         """
     ).format(
+        old_groups=old_groups,
         target=qualified(spec.name),
         cols=col_list,
         stage=stage,
         pk=sql.SQL(", ").join(map(sql.Identifier, spec.primary_key)),
         assignments=assignments,
         changed=_row_changed(cols),
+        returned=returned,
+        new_groups=new_groups,
     )
     inserted, updated = conn.execute(query).fetchone()
     return int(inserted), int(updated)
@@ -276,18 +340,44 @@ def _mark_deleted(
     match = sql.SQL(" and ").join(
         sql.SQL("k.{0} = t.{0}").format(sql.Identifier(c)) for c in spec.primary_key
     )
-    cur = conn.execute(
-        sql.SQL(
-            """
-            update {target} as t
-               set _deleted_at = now(), _loaded_at = now(),
-                   _load_id = current_setting('crownsync.load_id')::bigint
-             where t._deleted_at is null
-               and not exists (select 1 from {keys} k where {match})
-            """
-        ).format(target=qualified(spec.name), keys=keys, match=match)
+    vanished = sql.SQL("t._deleted_at is null and not exists (select 1 from {} k where {})").format(
+        keys, match
     )
-    return cur.rowcount
+    target = qualified(spec.name)
+    update = sql.SQL(
+        """
+        update {target} as t
+           set _deleted_at = now(), _loaded_at = now(),
+               _load_id = current_setting('crownsync.load_id')::bigint
+         where {vanished}
+        """
+    ).format(target=target, vanished=vanished)
+    track = spec.change_keys
+    if track is None:
+        return conn.execute(update).rowcount
+    # the group each vanished row had (before) and has as a tombstone (after), with the
+    # update, in one statement (one snapshot)
+    query = sql.SQL(
+        """
+        with old_groups as (
+            insert into {groups} (parent_key, activity_date)
+            select {group} from {target} as t where {vanished}
+            returning 1
+        ),
+        marked as ({update} returning {group}),
+        new_groups as (
+            insert into {groups} (parent_key, activity_date) select * from marked returning 1
+        )
+        select count(*) from marked
+        """
+    ).format(
+        groups=CHANGED_GROUPS,
+        group=_group_of(track),
+        target=target,
+        vanished=vanished,
+        update=update,
+    )
+    return int(conn.execute(query).fetchone()[0])
 
 
 def load_table(
@@ -298,8 +388,15 @@ def load_table(
     lookback: timedelta = timedelta(minutes=60),
     full_refresh: bool = False,
     check_deletes: bool | None = None,
+    change_log_retention: timedelta | None = None,
 ) -> TableLoadResult:
-    """Load one app table into raw. Raises SchemaContractError (nothing written) on drift."""
+    """Load one app table into raw. Raises SchemaContractError (nothing written) on drift.
+
+    ``change_log_retention`` (tables with change_keys): change rows of loads finished longer
+    ago are pruned; default ``CHANGE_LOG_RETENTION_DAYS`` (30).
+    """
+    if change_log_retention is None:
+        change_log_retention = timedelta(days=get_settings().change_log_retention_days)
     began = time.monotonic()
     with (
         connect_warehouse(warehouse_url, autocommit=True) as recorder,
@@ -307,7 +404,7 @@ def load_table(
     ):
         failpoint("app_db.started")
         result = TableLoadResult(table=spec.name, load_id=load_id)
-        options = _LoadOptions(lookback, full_refresh, check_deletes)
+        options = _LoadOptions(lookback, full_refresh, check_deletes, change_log_retention)
         with (
             connect_source(source_url, autocommit=True) as source,
             connect_warehouse(warehouse_url) as conn,
@@ -330,6 +427,7 @@ class _LoadOptions:
     lookback: timedelta
     full_refresh: bool
     check_deletes: bool | None
+    change_log_retention: timedelta = timedelta(days=30)
 
 
 def _load_in_transaction(
@@ -354,6 +452,12 @@ def _load_in_transaction(
     result.watermark_before = previous_mark
     since = None if (previous_mark is None or options.full_refresh) else previous_mark
     raw_empty = created or _is_empty(conn, spec.name)
+    if spec.change_keys is not None and not raw_empty:
+        conn.execute(
+            sql.SQL(
+                "create temp table {} (parent_key text, activity_date date) on commit drop"
+            ).format(CHANGED_GROUPS)
+        )
     select, params = _extraction_query(spec, list(columns), since, options.lookback)
     if raw_empty:
         result.mode = "initial"
@@ -373,6 +477,10 @@ def _load_in_transaction(
         result.deletes_checked = True
         failpoint("app_db.deletes_marked")
 
+    if spec.change_keys is not None:
+        _record_changes(conn, spec, raw_empty, options, result)
+        failpoint("app_db.changes_recorded")
+
     if since is not None and (new_mark is None or new_mark < since):
         new_mark = since  # never move backwards
     result.watermark_after = new_mark
@@ -389,6 +497,29 @@ def _load_in_transaction(
         rows_deleted=result.rows_deleted,
     )
     result.extra_columns = extras
+
+
+def _record_changes(
+    conn: psycopg.Connection,
+    spec: TableSpec,
+    raw_empty: bool,
+    options: _LoadOptions,
+    result: TableLoadResult,
+) -> None:
+    """The load's entry in raw._changed_keys (a reset marker for a first load), then prune."""
+    if raw_empty:
+        changed = ledger.record_reset_marker(conn, result.load_id, spec.name)
+    else:
+        keys = sql.SQL("select parent_key, activity_date from {}").format(CHANGED_GROUPS)
+        changed = ledger.record_changed_keys(conn, result.load_id, spec.name, keys)
+    result.affected_parents = changed.parents
+    result.affected_days = changed.days
+    result.affected_groups = changed.groups
+    result.affected_sample = list(changed.sample)
+    result.change_log_reset = changed.reset
+    result.change_rows_pruned = ledger.prune_changed_keys(
+        conn, spec.name, options.change_log_retention
+    )
 
 
 def _prepare_raw_table(

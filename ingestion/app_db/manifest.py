@@ -11,11 +11,24 @@ import yaml
 MANIFEST_PATH = Path(__file__).with_name("tables.yml")
 
 DELETE_CHECKS = {"every_run", "scheduled"}
-FIELDS = {"primary_key", "cursor", "delete_check", "columns"}
+FIELDS = {"primary_key", "cursor", "delete_check", "columns", "change_keys"}
 
 
 class ManifestError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class ChangeKeys:
+    """How a load reports the groups it changed (``raw._changed_keys``).
+
+    ``parent``: the column of the parent key (text in the log); ``day``: an SQL expression
+    over the raw row's columns (``_loaded_at`` included), exactly the day the dbt model
+    groups by.
+    """
+
+    parent: str
+    day: str
 
 
 @dataclass(frozen=True)
@@ -25,6 +38,7 @@ class TableSpec:
     cursor: str
     delete_check: str
     columns: dict[str, str]  # required column -> PostgreSQL type, in contract order
+    change_keys: ChangeKeys | None = None
 
     @property
     def checks_deletes_every_run(self) -> bool:
@@ -53,14 +67,28 @@ def _parse(raw: dict, path: Path) -> dict[str, TableSpec]:
             raise ManifestError(
                 f"{where}: delete_check {delete_check!r} not in {sorted(DELETE_CHECKS)}"
             )
+        change_keys = _change_keys(entry.get("change_keys"), columns, where)
         specs[name] = TableSpec(
             name=name,
             primary_key=pk,
             cursor=cursor,
             delete_check=delete_check,
             columns={str(k): str(v) for k, v in columns.items()},
+            change_keys=change_keys,
         )
     return specs
+
+
+def _change_keys(raw: dict | None, columns: dict, where: str) -> ChangeKeys | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) != {"parent", "day"}:
+        raise ManifestError(f"{where}: change_keys needs exactly 'parent' and 'day'")
+    if raw["parent"] not in columns:
+        raise ManifestError(f"{where}: change_keys parent {raw['parent']!r} is not a listed column")
+    if not str(raw["day"]).strip() or ";" in str(raw["day"]):
+        raise ManifestError(f"{where}: change_keys day must be one SQL expression")
+    return ChangeKeys(parent=str(raw["parent"]), day=str(raw["day"]).strip())
 
 
 @cache

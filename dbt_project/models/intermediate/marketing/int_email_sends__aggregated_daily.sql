@@ -2,75 +2,83 @@
     config(
         materialized='incremental',
         incremental_strategy='replace_keys',
-        refresh_key='email_campaign_id',
+        refresh_key=['email_campaign_id', 'activity_date'],
         marker_column='send_rows',
-        on_schema_change='fail',
-        indexes=[{'columns': ['email_campaign_id']}],
+        on_schema_change='sync_all_columns',
+        indexes=[{'columns': ['email_campaign_id', 'activity_date']}],
     )
 }}
 
 {#
-    Email sends aggregated to (email campaign, retailer, activity day). Incremental:
-    an email campaign is rebuilt completely when any of its sends (live or hard-deleted) was
-    loaded after the watermark; see the model description.
+    Email sends aggregated to (email campaign, retailer, activity day). Incremental at
+    (email campaign x activity day) grain, driven by the ingestion change log
+    (raw._changed_keys): a group is rebuilt when a load inserted, updated, moved or deleted
+    one of its sends; see the model description.
 #}
+
+{%- set window = change_log_window('email_sends', 'changes_through_load_id') -%}
+{%- set only_changed = is_incremental() and not window.rebuild_all %}
 
 with sends as (
     select * from {{ ref('stg_app_db__email_sends') }}
 ),
 
-deleted_sends as (
-    select * from {{ ref('stg_app_db__email_sends_deleted') }}
+sends_by_day as (
+    select
+        sends.*,
+        -- exactly the day ingestion records (ingestion/app_db/tables.yml, change_keys)
+        (coalesce(sends.sent_at, sends.created_at, sends._loaded_at) at time zone 'UTC')::date as activity_date
+    from sends
 ),
 
-source_high_water as (
-    select max(all_rows._loaded_at) as source_loaded_through
-    from (
-        select sends._loaded_at from sends
-        union all
-        select deleted_sends._loaded_at from deleted_sends
-    ) as all_rows
-),
-
-{% if is_incremental() %}
-    watermark as (
-        select
-            coalesce(max(previous_build.source_loaded_through), '-infinity'::timestamptz)
-            - interval '{{ var("incremental_lookback") }}' as loaded_after
-        from {{ this }} as previous_build
+{% if only_changed %}
+    changed_groups as (
+        select distinct
+            changes.parent_key::uuid as email_campaign_id,
+            changes.activity_date
+        from {{ ledger_relation('_changed_keys') }} as changes
+        where
+            changes.table_name = 'email_sends'
+            and changes.load_id > {{ window.w_old }}
+            and changes.load_id <= {{ window.w_new }}
+            and not (changes.parent_key is null and changes.activity_date is null)
     ),
-
-    changed_email_campaigns as (
-        select sends.email_campaign_id
-        from sends
-        cross join watermark
-        where sends._loaded_at > watermark.loaded_after
-        union
-        select deleted_sends.email_campaign_id
-        from deleted_sends
-        cross join watermark
-        where deleted_sends._loaded_at > watermark.loaded_after
+{% elif is_incremental() %}
+    -- the change log cannot say what changed: every group is rebuilt, every existing one replaced
+    changed_groups as (
+        select distinct
+            previous_build.email_campaign_id,
+            previous_build.activity_date
+        from {{ this }} as previous_build
     ),
 {% endif %}
 
 scoped_sends as (
     select
-        sends.email_campaign_id,
-        sends.retailer_id,
-        (coalesce(sends.sent_at, sends.created_at, sends._loaded_at) at time zone 'UTC')::date as activity_date,
-        sends.send_status,
-        sends.delivered_at,
-        sends.opened_at,
-        sends.clicked_at,
-        sends.open_count,
-        sends.click_count,
-        sends.unsubscribed_at,
-        sends.spam_reported_at
-    from sends
-    {% if is_incremental() %}
-        where sends.email_campaign_id in (
-            select changed_email_campaigns.email_campaign_id from changed_email_campaigns
-        )
+        sends_by_day.email_campaign_id,
+        sends_by_day.retailer_id,
+        sends_by_day.activity_date,
+        sends_by_day.send_status,
+        sends_by_day.delivered_at,
+        sends_by_day.opened_at,
+        sends_by_day.clicked_at,
+        sends_by_day.open_count,
+        sends_by_day.click_count,
+        sends_by_day.unsubscribed_at,
+        sends_by_day.spam_reported_at
+    from sends_by_day
+    {% if only_changed %}
+        where
+            (sends_by_day.email_campaign_id, sends_by_day.activity_date) in (
+                select changed_groups.email_campaign_id, changed_groups.activity_date from changed_groups
+            )
+            or (
+                sends_by_day.email_campaign_id is null
+                and sends_by_day.activity_date in (
+                    select changed_groups.activity_date from changed_groups
+                    where changed_groups.email_campaign_id is null
+                )
+            )
     {% endif %}
 ),
 
@@ -113,17 +121,16 @@ final as (
         aggregated.total_clicks::bigint as total_clicks,
         aggregated.unsubscribes,
         aggregated.spam_reports,
-        source_high_water.source_loaded_through
+        {{ window.w_new }}::bigint as changes_through_load_id
     from aggregated
-    cross join source_high_water
     {% if is_incremental() %}
-        -- one marker row per changed email campaign (send_rows null): the strategy deletes
-        -- the campaign's old rows even when none of its sends is left
+        -- one marker row per changed (email campaign, day) (send_rows null): the strategy
+        -- deletes the group's old rows even when none of its sends is left
         union all
         select
-            changed_email_campaigns.email_campaign_id,
+            changed_groups.email_campaign_id,
             null::uuid as retailer_id,
-            null::date as activity_date,
+            changed_groups.activity_date,
             null::bigint as send_rows,
             null::bigint as emails_sent,
             null::bigint as emails_delivered,
@@ -135,9 +142,8 @@ final as (
             null::bigint as total_clicks,
             null::bigint as unsubscribes,
             null::bigint as spam_reports,
-            source_high_water.source_loaded_through
-        from changed_email_campaigns
-        cross join source_high_water
+            {{ window.w_new }}::bigint as changes_through_load_id
+        from changed_groups
     {% endif %}
 )
 

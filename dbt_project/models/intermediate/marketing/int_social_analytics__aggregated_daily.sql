@@ -2,54 +2,45 @@
     config(
         materialized='incremental',
         incremental_strategy='replace_keys',
-        refresh_key='post_id',
+        refresh_key=['post_id', 'analytics_date'],
         marker_column='analytics_rows',
-        on_schema_change='fail',
-        indexes=[{'columns': ['post_id']}],
+        on_schema_change='sync_all_columns',
+        indexes=[{'columns': ['post_id', 'analytics_date']}],
     )
 }}
 
 {#
-    Social analytics aggregated to (post, analytics day). Incremental: a post is rebuilt
-    completely when any of its analytics rows (live or hard-deleted) was loaded after the
-    watermark; see the model description.
+    Social analytics aggregated to (post, analytics day). Incremental at (post x day) grain,
+    driven by the ingestion change log (raw._changed_keys), same design as
+    int_email_sends__aggregated_daily; see the model description.
 #}
+
+{%- set window = change_log_window('social_analytics', 'changes_through_load_id') -%}
+{%- set only_changed = is_incremental() and not window.rebuild_all %}
 
 with analytics as (
     select * from {{ ref('stg_app_db__social_analytics') }}
 ),
 
-deleted_analytics as (
-    select * from {{ ref('stg_app_db__social_analytics_deleted') }}
-),
-
-source_high_water as (
-    select max(all_rows._loaded_at) as source_loaded_through
-    from (
-        select analytics._loaded_at from analytics
-        union all
-        select deleted_analytics._loaded_at from deleted_analytics
-    ) as all_rows
-),
-
-{% if is_incremental() %}
-    watermark as (
-        select
-            coalesce(max(previous_build.source_loaded_through), '-infinity'::timestamptz)
-            - interval '{{ var("incremental_lookback") }}' as loaded_after
-        from {{ this }} as previous_build
+{% if only_changed %}
+    changed_groups as (
+        select distinct
+            changes.parent_key::uuid as post_id,
+            changes.activity_date as analytics_date
+        from {{ ledger_relation('_changed_keys') }} as changes
+        where
+            changes.table_name = 'social_analytics'
+            and changes.load_id > {{ window.w_old }}
+            and changes.load_id <= {{ window.w_new }}
+            and not (changes.parent_key is null and changes.activity_date is null)
     ),
-
-    changed_posts as (
-        select analytics.post_id
-        from analytics
-        cross join watermark
-        where analytics._loaded_at > watermark.loaded_after
-        union
-        select deleted_analytics.post_id
-        from deleted_analytics
-        cross join watermark
-        where deleted_analytics._loaded_at > watermark.loaded_after
+{% elif is_incremental() %}
+    -- the change log cannot say what changed: every group is rebuilt, every existing one replaced
+    changed_groups as (
+        select distinct
+            previous_build.post_id,
+            previous_build.analytics_date
+        from {{ this }} as previous_build
     ),
 {% endif %}
 
@@ -62,8 +53,20 @@ scoped_analytics as (
         analytics.engagement,
         analytics.clicks
     from analytics
-    {% if is_incremental() %}
-        where analytics.post_id in (select changed_posts.post_id from changed_posts)
+    {% if only_changed %}
+        where
+            (analytics.post_id, analytics.analytics_date) in (
+                select changed_groups.post_id, changed_groups.analytics_date from changed_groups
+            )
+            or (
+                (analytics.post_id is null or analytics.analytics_date is null)
+                and exists (
+                    select from changed_groups
+                    where
+                        changed_groups.post_id is not distinct from analytics.post_id
+                        and changed_groups.analytics_date is not distinct from analytics.analytics_date
+                )
+            )
     {% endif %}
 ),
 
@@ -91,24 +94,22 @@ final as (
         aggregated.reach,
         aggregated.engagement,
         aggregated.clicks,
-        source_high_water.source_loaded_through
+        {{ window.w_new }}::bigint as changes_through_load_id
     from aggregated
-    cross join source_high_water
     {% if is_incremental() %}
-        -- one marker row per changed post (analytics_rows null): the strategy deletes the
-        -- post's old rows even when none of its analytics rows is left
+        -- one marker row per changed (post, day) (analytics_rows null): the strategy deletes
+        -- the group's old rows even when none of its analytics rows is left
         union all
         select
-            changed_posts.post_id,
-            null::date as analytics_date,
+            changed_groups.post_id,
+            changed_groups.analytics_date,
             null::bigint as analytics_rows,
             null::bigint as impressions,
             null::bigint as reach,
             null::bigint as engagement,
             null::bigint as clicks,
-            source_high_water.source_loaded_through
-        from changed_posts
-        cross join source_high_water
+            {{ window.w_new }}::bigint as changes_through_load_id
+        from changed_groups
     {% endif %}
 )
 

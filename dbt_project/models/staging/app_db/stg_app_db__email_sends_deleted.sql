@@ -1,6 +1,6 @@
 {#
-    Tombstones of hard-deleted email sends: keys only (no PII). Incremental models use them
-    to find the email campaigns whose aggregates must lose a deleted send; nothing counts them.
+    Tombstones of hard-deleted email sends: keys only (no PII), for audits; nothing counts
+    them. The incremental models learn about deletes from raw._changed_keys.
 #}
 with base_email_sends as (
     select * from {{ ref('base_app_db__email_sends') }}

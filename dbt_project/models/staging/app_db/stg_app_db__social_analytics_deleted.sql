@@ -1,6 +1,6 @@
 {#
-    Tombstones of hard-deleted social analytics rows: keys only. Incremental models use them
-    to find the posts whose daily figures must lose a deleted row; nothing counts them.
+    Tombstones of hard-deleted social analytics rows: keys only, for audits; nothing counts
+    them. The incremental models learn about deletes from raw._changed_keys.
 #}
 with base_social_analytics as (
     select * from {{ ref('base_app_db__social_analytics') }}
