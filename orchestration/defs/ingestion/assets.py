@@ -71,6 +71,20 @@ def _changed_or_observed(
         yield dg.AssetObservation(asset_key=key, metadata=metadata)
 
 
+def _affected_keys(result) -> dict:
+    """For the big facts (a change_keys entry in the manifest): the (parent, day) groups the
+    load touched, which the incremental models rebuild."""
+    if not (result.affected_groups or result.change_log_reset):
+        return {}
+    return {
+        "affected_parents": result.affected_parents,
+        "affected_days": result.affected_days,
+        "affected_groups": result.affected_groups,
+        "affected_sample": ", ".join(result.affected_sample) or "none",
+        "change_log_reset": result.change_log_reset,
+    }
+
+
 class IngestConfig(dg.Config):
     full_refresh: bool = False
     """Re-read whole tables (ignore the watermark) and check hard deletes."""
@@ -148,6 +162,7 @@ def _app_table_asset(table: str) -> dg.AssetsDefinition:
                 "watermark": str(result.watermark_after),
                 "extra_columns": ", ".join(result.extra_columns) or "none",
                 "load_id": result.load_id,
+                **_affected_keys(result),
             },
             force=config.full_refresh,
         )
@@ -187,6 +202,7 @@ def _export_asset(export: str) -> dg.AssetsDefinition:
             warehouse.url,
             {
                 "files_loaded": sum(r.status == "loaded" for r in new),
+                "rows_inserted": sum(r.rows_loaded for r in new),
                 "files_duplicate": sum(r.status == "duplicate" for r in new),
                 "files_rejected": sum(r.status == "rejected" for r in new),
                 "rows_loaded": sum(r.rows_loaded for r in new),
