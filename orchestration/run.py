@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import subprocess
 import sys
@@ -25,9 +24,10 @@ from dataclasses import dataclass, field
 import psycopg
 
 from crownsync.errors import cli
-from crownsync.settings import get_settings, safe_url
+from crownsync.settings import PROJECT_ROOT, database_name, get_settings, safe_url
 from crownsync.warehouse import embedded
 from crownsync.warehouse.databases import ensure_project_databases
+from orchestration.console import captured_output, captured_run, new_log_path
 
 SIMULATOR_TIMEOUT_S = 3 * 3600  # scale 10 takes about 15 min on 2 cores
 LAYERS = ("raw", "staging", "intermediate", "snapshots", "marts")
@@ -45,6 +45,7 @@ class RunOutcome:
     run_ids: list[str] = field(default_factory=list)
     materialized: list[str] = field(default_factory=list)
     plan: str | None = None
+    dbt_nodes: int = 0
     started_at: float = field(default_factory=time.time)
 
 
@@ -85,8 +86,10 @@ def run_job(
             asset_selection=set(asset_selection),
             asset_check_selection=set(asset_check_selection or ()),
         )
-    logging.getLogger().setLevel(logging.WARNING)  # dagster's console logger prints the run
     config = dict(run_config or {})
+    # Dagster's console logger writes to sys.stderr, which orchestration.console routes to
+    # the run's log (and to the console with -v); Python logging skips its records, so each
+    # event is written once
     config.setdefault("loggers", {"console": {"config": {"log_level": log_level}}})
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=config)
@@ -112,6 +115,7 @@ def run_job(
             phases[_phase(key)] += record.timestamp - starts.pop(key)
         if event.event_type_value == "ASSET_MATERIALIZATION":
             outcome.materialized.append(event.asset_key.to_user_string())
+            outcome.dbt_nodes += key == "crownsync_dbt_assets"
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
@@ -199,7 +203,12 @@ def layer_rows(warehouse_url: str) -> dict[str, tuple[int, int]]:
 
 
 def _write_json(
-    path: str, job: str, outcome: RunOutcome, timings: dict[str, float], total: float
+    path: str,
+    job: str,
+    outcome: RunOutcome,
+    timings: dict[str, float],
+    total: float,
+    log_path=None,
 ) -> None:
     """The run's figures as JSON (read by ``make bench``)."""
     import json
@@ -221,6 +230,7 @@ def _write_json(
                 "checks_failed": list(outcome.checks_failed),
                 "checks_warned": list(outcome.checks_warned),
                 "failure": outcome.failure,
+                "log_file": str(log_path) if log_path else None,
             },
             indent=2,
         ),
@@ -239,17 +249,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--regenerate", action="store_true", help="rebuild the demo world first")
     parser.add_argument("--skip-simulator", action="store_true", help="use the demo data as it is")
     parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="stream every Dagster event and dbt line to the console (also LOG_LEVEL=DEBUG)",
+    )
+    parser.add_argument(
         "--json",
         metavar="PATH",
         help="also write the phase times, checks and total seconds to PATH (make bench)",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)-7s %(message)s")
-
+    verbose = args.verbose or os.environ.get("LOG_LEVEL", "").upper() == "DEBUG"
     settings = get_settings()
+    log_path = new_log_path(LOG_DIR)
+    with captured_run(log_path, verbose=verbose) as (console, log):
+        code, outcome, timings, total = _run(args, settings, console, log)
+    if outcome is None:
+        print(f"  full log       {log_path}")
+        return code
+    if args.json:
+        _write_json(args.json, args.job, outcome, timings, total, log_path)
+    _print_summary(settings, outcome, timings, total, log_path)
+    return 0 if outcome.success and not outcome.checks_failed else 1
+
+
+LOG_DIR = PROJECT_ROOT / ".warehouse" / "logs"
+
+
+def _run(args, settings, console, log):
+    """The phases, each a console line; (exit code, outcome or None, timings, total)."""
     began = time.monotonic()
     timings: dict[str, float] = {}
-
     t0 = time.monotonic()
     if settings.uses_embedded_server:
         embedded.start(settings.warehouse_pg_dir, settings.warehouse_pg_port)
@@ -258,44 +289,61 @@ def main(argv: list[str] | None = None) -> int:
     from orchestration.instance import prepare_dagster_home
 
     os.environ.update(prepare_dagster_home(settings))  # this process is the entry point
-    timings["database"] = time.monotonic() - t0
     try:
         prepare_manifest()
     except DbtParseError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        console.line(f"error: {err}")
+        return 1, None, timings, 0.0
+    timings["database"] = time.monotonic() - t0
+    console.line(
+        f"database     {database_name(settings.warehouse_url)} ready "
+        f"({'embedded server' if settings.uses_embedded_server else 'DATABASE_URL'}), "
+        f"dbt manifest prepared   {timings['database']:.1f}s"
+    )
 
     t0 = time.monotonic()
     if settings.uses_demo_sources and not args.skip_simulator:
         # The demo world is a tool beside the pipeline: run it, never import it.
         command = [sys.executable, "-m", "simulator", "--scale", str(args.scale)]
         command += ["--seed", str(args.seed)] + (["--regenerate"] if args.regenerate else [])
+        console.progress(f"simulator: scale {args.scale}, seed {args.seed}…")
+        sink = None if console.verbose else log
         try:
-            simulated = subprocess.run(command, timeout=SIMULATOR_TIMEOUT_S, check=False)
-        except subprocess.TimeoutExpired:
-            print(
-                f"error: the simulator did not finish within {SIMULATOR_TIMEOUT_S} s",
-                file=sys.stderr,
+            log.flush()
+            simulated = subprocess.run(
+                command, timeout=SIMULATOR_TIMEOUT_S, check=False, stdout=sink, stderr=sink
             )
-            return 1
+        except subprocess.TimeoutExpired:
+            console.line(f"error: the simulator did not finish within {SIMULATOR_TIMEOUT_S} s")
+            return 1, None, timings, 0.0
         if simulated.returncode != 0:
-            print("error: the simulator failed (see above); nothing was run", file=sys.stderr)
-            return 1
+            console.line("error: the simulator failed; nothing was run (its output is in the log)")
+            return 1, None, timings, 0.0
+        timings["simulator"] = time.monotonic() - t0
+        console.line(f"simulator    demo world, scale {args.scale}   {timings['simulator']:.1f}s")
     elif not settings.uses_demo_sources:
-        print(
-            "real sources configured (SOURCE_DATABASE_URL / LANDING_DIR): read only, no simulator"
+        console.line(
+            "sources      real (SOURCE_DATABASE_URL / LANDING_DIR): read only, no simulator"
         )
-    timings["simulator"] = time.monotonic() - t0
 
-    print(
-        f"running the Dagster job '{args.job}' in process (ingest → dbt build → checks → serving)…"
-    )
-    outcome = refresh(args.job)
+    with captured_output(console, log):
+        outcome = refresh(args.job, log_level="DEBUG")  # all of it in the log
     timings.update(outcome.phases)
-    total = time.monotonic() - began
-    if args.json:
-        _write_json(args.json, args.job, outcome, timings, total)
+    raw_changed = sorted({m for m in outcome.materialized if m.startswith("raw/")})
+    console.line(
+        f"ingest       {len(raw_changed)} raw tables changed   {timings.get('ingest', 0.0):.1f}s"
+    )
+    if outcome.plan:
+        console.line(f"plan         {outcome.plan.split(':')[0]}")
+    if "dbt build" in timings:
+        console.line(
+            f"transform    dbt {outcome.dbt_nodes} nodes, then checks and serving   "
+            f"{timings.get('dbt build', 0.0) + timings.get('checks', 0.0):.1f}s"
+        )
+    return 0, outcome, timings, time.monotonic() - began
 
+
+def _print_summary(settings, outcome, timings, total, log_path) -> None:
     warehouse = settings.warehouse_url
     rows = layer_rows(warehouse)
     print()
@@ -319,16 +367,15 @@ def main(argv: list[str] | None = None) -> int:
         f"  checks         {len(outcome.checks_passed)} passed, {len(outcome.checks_failed)} failed, "
         f"{len(outcome.checks_warned)} warnings"
     )
-    for name in outcome.checks_failed:
+    for name in outcome.checks_failed[:10]:
         print(f"    FAILED {name}")
-    for name in outcome.checks_warned:
+    for name in outcome.checks_warned[:10]:
         print(f"    WARN   {name}")
     if outcome.failure:
-        print(f"  first failure: {outcome.failure}")
-    safe = safe_url(settings.warehouse_url)
-    print(f"  connect        psql {safe}   (schema marts)")
+        print(f"  first failure: {outcome.failure.splitlines()[0][:300]}")
+    print(f"  connect        psql {safe_url(warehouse)}   (schema marts)")
     print("  Dagster UI     make ui  → http://127.0.0.1:3000")
-    return 0 if outcome.success and not outcome.checks_failed else 1
+    print(f"  full log       {log_path}")
 
 
 if __name__ == "__main__":
