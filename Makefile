@@ -67,8 +67,15 @@ bench: db-start ## Benchmark on fresh bench_* databases → docs/benchmarks.md: 
 tenant-login: db-start ## A login that sees one tenant's rows: BRAND=<uuid> or RETAILER=<uuid> [LOGIN=name]
 	@$(PY) -m serving tenant-login $(if $(BRAND),--brand $(BRAND),) $(if $(RETAILER),--retailer $(RETAILER),) $(if $(LOGIN),--login $(LOGIN),)
 
+.PHONY: tenant-logins grant-logins
+tenant-logins: db-start ## List the tenant logins; DROP=<login> drops one
+	@$(PY) -m serving tenant-logins $(if $(DROP),--drop $(DROP),)
+
+grant-logins: db-start ## Give analyst / bi_reader a login now from ANALYST_PASSWORD / BI_READER_PASSWORD
+	@$(PY) -m serving grant-logins
+
 .PHONY: ui
-ui: db-start ## Dagster UI on http://127.0.0.1:3000 (webserver + daemon; Ctrl-C stops both)
+ui: db-start ## Dagster UI on http://127.0.0.1:3000 (UI_PORT=…; webserver + daemon; Ctrl-C stops both)
 	@$(PY) -m orchestration.ui
 
 # --- quality ---------------------------------------------------------------------------

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
         description="Dagster run/event storage. Unset: database crownsync_dagster on the warehouse server.",
     )
     warehouse_pg_port: int = Field(default=5433, description="Port of the embedded server.")
+    ui_port: int = Field(default=3000, description="Port of the Dagster UI (`make ui`).")
     warehouse_pg_dir: Path = Field(default=PROJECT_ROOT / ".warehouse" / "pgdata")
     warehouse_owner_role: str = Field(
         default="warehouse_owner",

@@ -374,7 +374,8 @@ def _print_summary(settings, outcome, timings, total, log_path) -> None:
     if outcome.failure:
         print(f"  first failure: {outcome.failure.splitlines()[0][:300]}")
     print(f"  connect        psql {safe_url(warehouse)}   (schema marts)")
-    print("  Dagster UI     make ui  → http://127.0.0.1:3000")
+    ui = "make ui" if settings.ui_port == 3000 else f"UI_PORT={settings.ui_port} make ui"
+    print(f"  Dagster UI     {ui}  → http://127.0.0.1:{settings.ui_port}")
     print(f"  full log       {log_path}")
 
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from crownsync.dbt import prepare_manifest
+from crownsync.errors import cli
 from crownsync.settings import PROJECT_ROOT, get_settings
 from crownsync.warehouse import embedded
 from crownsync.warehouse.databases import ensure_project_databases
@@ -36,13 +37,15 @@ def _stop(processes: list[subprocess.Popen], timeout: float = 20) -> None:
             proc.wait()
 
 
+@cli
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orchestration.ui", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--port", type=int, help="default: UI_PORT, else 3000")
     args = parser.parse_args(argv)
 
     settings = get_settings()
+    args.port = args.port or settings.ui_port
     if settings.uses_embedded_server:
         embedded.start(settings.warehouse_pg_dir, settings.warehouse_pg_port)
     ensure_project_databases(settings)

@@ -21,7 +21,13 @@ try:
     from crownsync.settings import get_settings, url_parts
     from crownsync.warehouse.bootstrap import bootstrap_warehouse
     from crownsync.warehouse.connections import connect_warehouse
-    from serving.grants import apply_access, create_tenant_login
+    from serving.grants import (
+        apply_access,
+        create_tenant_login,
+        drop_tenant_login,
+        grant_reader_logins,
+        list_tenant_logins,
+    )
 except ModuleNotFoundError as err:  # started with a Python without our packages
     from crownsync.environment import exit_missing_package
 
@@ -37,6 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="action", required=True)
     sub.add_parser("apply", help="re-apply row-level security and grants on every mart")
+    sub.add_parser(
+        "grant-logins",
+        help="give analyst / bi_reader a login from ANALYST_PASSWORD / BI_READER_PASSWORD now",
+    )
+    logins = sub.add_parser("tenant-logins", help="list the tenant logins, or drop one")
+    logins.add_argument("--drop", metavar="LOGIN", help="drop this tenant login")
     login = sub.add_parser("tenant-login", help="create a login that sees one tenant's rows")
     tenant = login.add_mutually_exclusive_group(required=True)
     tenant.add_argument("--brand", type=UUID)
@@ -51,6 +63,17 @@ def main(argv: list[str] | None = None) -> int:
             if args.action == "apply":
                 print(f"row-level security and grants applied on {apply_access(conn)} marts")
                 return 0
+            if args.action == "grant-logins":
+                granted = grant_reader_logins(conn)
+                if not granted:
+                    raise UserError(
+                        "no reader login to grant",
+                        "set ANALYST_PASSWORD and/or BI_READER_PASSWORD (e.g. in .env)",
+                    )
+                print(f"login granted to {', '.join(granted)} (password from the environment)")
+                return 0
+            if args.action == "tenant-logins":
+                return _tenant_logins(conn, args.drop)
             column = "brand_id" if args.brand else "retailer_id"
             tenant_id = args.brand or args.retailer
             known = conn.execute(
@@ -91,6 +114,20 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"connect:  psql 'postgresql://{created.role_name}@{server['host']}:{server['port']}/{server['database']}'"
     )
+    return 0
+
+
+def _tenant_logins(conn, drop: str | None) -> int:
+    if drop:
+        if not drop_tenant_login(conn, drop):
+            raise UserError(f"{drop!r} is not a tenant login", "`make tenant-logins` lists them")
+        print(f"dropped tenant login {drop}")
+        return 0
+    logins = list_tenant_logins(conn)
+    if not logins:
+        print("no tenant logins (make tenant-login BRAND=<uuid> or RETAILER=<uuid> creates one)")
+    for name, kind, tenant_id, can_login in logins:
+        print(f"{name:<28} {kind:<9} {tenant_id}{'' if can_login else '  (no login)'}")
     return 0
 
 

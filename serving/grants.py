@@ -46,17 +46,60 @@ def _apply_access(conn: psycopg.Connection) -> int:
         conn.execute(ACCESS_SQL.read_text())
         # managing roles needs the connecting user's CREATEROLE, not warehouse_owner's rights
         conn.execute("set local role none")
-        for role, variable in READER_PASSWORD_ENV.items():
-            password = os.environ.get(variable)
-            if password:  # the shared reader roles may log in when a password is configured
-                conn.execute(
-                    sql.SQL("alter role {} login password {}").format(
-                        sql.Identifier(role), sql.Literal(password)
-                    )
-                )
+        _reader_logins(conn)
         return conn.execute(
             "select count(*) from pg_tables where schemaname = 'marts' and rowsecurity"
         ).fetchone()[0]
+
+
+def _reader_logins(conn: psycopg.Connection) -> list[str]:
+    granted = []
+    for role, variable in READER_PASSWORD_ENV.items():
+        password = os.environ.get(variable)
+        if password:  # the shared reader roles may log in when a password is configured
+            conn.execute(
+                sql.SQL("alter role {} login password {}").format(
+                    sql.Identifier(role), sql.Literal(password)
+                )
+            )
+            granted.append(role)
+    return granted
+
+
+def grant_reader_logins(conn: psycopg.Connection) -> list[str]:
+    """Give ``analyst`` / ``bi_reader`` the login of ANALYST_PASSWORD / BI_READER_PASSWORD
+    now, without a pipeline run; returns the roles that got one."""
+    with conn.transaction():
+        conn.execute("set local role none")
+        return _reader_logins(conn)
+
+
+def list_tenant_logins(conn: psycopg.Connection) -> list[tuple[str, str, UUID, bool]]:
+    """(login, kind, tenant id, can log in) of every tenant login, by name."""
+    rows = conn.execute(
+        """
+        select g.role_name, case when g.brand_id is not null then 'brand' else 'retailer' end,
+               coalesce(g.brand_id, g.retailer_id), coalesce(r.rolcanlogin, false)
+          from marts.access_grants g left join pg_roles r on r.rolname = g.role_name
+         order by g.role_name
+        """
+    ).fetchall()
+    return [tuple(r) for r in rows]
+
+
+def drop_tenant_login(conn: psycopg.Connection, role_name: str) -> bool:
+    """Drop a tenant login and its grant (one transaction). False if it is not a tenant login."""
+    with conn.transaction():
+        conn.execute("set local role none")
+        known = conn.execute(
+            "delete from marts.access_grants where role_name = %s returning role_name",
+            (role_name,),
+        ).fetchone()
+        if not known:
+            return False
+        if conn.execute("select 1 from pg_roles where rolname = %s", (role_name,)).fetchone():
+            conn.execute(sql.SQL("drop role {}").format(sql.Identifier(role_name)))
+    return True
 
 
 @dataclass(frozen=True)
