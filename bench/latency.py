@@ -23,6 +23,7 @@ import contextlib
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -134,9 +135,11 @@ class Storage:
         out = []
         for (body,) in self._rows(
             "select tick_body from job_ticks where tick_body like %s order by id",
-            (f'%"instigator_name": "{sensor}"%',),
+            (f'%"job_name": "{sensor}"%',),
         ):
             data = json.loads(body)
+            if data.get("job_name") != sensor:
+                continue
             status = str((data.get("status") or {}).get("__enum__", data.get("status")))
             if status.endswith("STARTED"):
                 continue
@@ -207,11 +210,15 @@ def _stop_daemon(proc: subprocess.Popen, grace: float = 30.0) -> None:
     proc.wait(timeout=30)
 
 
-def _tail(path: Path, n: int = 8) -> str:
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _tail(path: Path, n: int = 4) -> str:
     try:
-        return " | ".join(path.read_text(errors="replace").splitlines()[-n:])
+        lines = ANSI.sub("", path.read_text(errors="replace")).splitlines()
     except OSError:
         return ""
+    return " | ".join(line[:200] for line in lines[-n:])
 
 
 def _wait(what: str, ready, timeout: float, log: Path, proc: subprocess.Popen | None) -> float:
@@ -227,8 +234,7 @@ def _wait(what: str, ready, timeout: float, log: Path, proc: subprocess.Popen | 
             return time.time()
         time.sleep(0.5)
     raise BenchTimeout(
-        f"latency: no {what} within {timeout:.0f} s (the daemon was stopped); "
-        f"daemon log {log}: {_tail(log)}"
+        f"no {what} within {timeout:.0f} s (the daemon was stopped); daemon log {log}: {_tail(log)}"
     )
 
 

@@ -352,9 +352,17 @@ def _floor(main: dict) -> str:
     if "dbt_nodes" in o:
         per = o["dbt_per_node_overhead_seconds"]
         text += (
-            f"dbt: startup (process start → first node: parse, adapter, DAG) "
-            f"{o['dbt_startup_seconds']:.1f} s and {o['dbt_outside_nodes_seconds']:.1f} s of the "
-            f"step outside the node window in all; {o['dbt_nodes']} nodes in a "
+            f"dbt: {o['dbt_outside_nodes_seconds']:.1f} s of the step outside the node window"
+            + (
+                f" — {o['dbt_wrapper_seconds']:.1f} s before dbt's invocation starts and after "
+                "its artifacts are written (process spawn and imports, dagster-dbt turning "
+                f"results into Dagster events), startup {o['dbt_startup_seconds']:.1f} s "
+                f"(invocation → first node: parse, adapter, DAG), tail "
+                f"{o['dbt_tail_seconds']:.1f} s (last node → artifacts)"
+                if "dbt_wrapper_seconds" in o
+                else f" (startup → first node {o['dbt_startup_seconds']:.1f} s)"
+            )
+            + f"; {o['dbt_nodes']} nodes in a "
             f"{o['dbt_node_window_seconds']:.1f} s window on {o['dbt_threads']} threads, "
             f"{per * 1000:.0f} ms per-node overhead (× {o['dbt_nodes']} = "
             f"{per * o['dbt_nodes']:.1f} s of node time) and {o['dbt_sql_seconds']:.1f} s of SQL "

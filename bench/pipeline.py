@@ -87,7 +87,8 @@ def dbt_timing(data: dict) -> dict:
     n = len(results)
     out: dict = {
         "nodes_by_type": by_type,
-        "threads": (data.get("args") or {}).get("threads"),
+        "threads": len({r.get("thread_id") for r in results if r.get("thread_id")})
+        or (data.get("args") or {}).get("threads"),
         "node_seconds": node_s,
         "sql_seconds": execute_s,
         "compile_seconds": compile_s,
@@ -371,6 +372,11 @@ def overhead_breakdown(run: dict) -> dict:
         n = sum(timing["nodes_by_type"].values())
         out["dbt_step_seconds"] = dbt_step
         out["dbt_startup_seconds"] = timing["startup_seconds"]
+        if timing.get("invocation_seconds") is not None:
+            # before dbt's invocation starts (process spawn, imports) and after its
+            # artifacts are written (dagster-dbt turning results into Dagster events)
+            out["dbt_wrapper_seconds"] = dbt_step - timing["invocation_seconds"]
+            out["dbt_tail_seconds"] = timing.get("tail_seconds", 0.0)
         out["dbt_outside_nodes_seconds"] = dbt_step - timing["node_window_seconds"]
         out["dbt_nodes"] = n
         out["dbt_per_node_overhead_seconds"] = timing["per_node_overhead_seconds"]
