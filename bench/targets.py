@@ -103,7 +103,14 @@ def evaluate_targets(scales: list[dict]) -> list[dict]:
     )
     latency = (s1 or {}).get("latency") or {}
     if s1 is None or latency.get("skipped") or not latency:
-        value, status = "scale 1 not run" if s1 is None else "skipped", "not measured"
+        value = (
+            "scale 1 not run"
+            if s1 is None
+            else "skipped"
+            if latency.get("skipped")
+            else "not in that run"
+        )
+        status = "not measured"
     elif latency.get("error") or latency.get("seconds") is None:
         value, status = "timed out / failed", "miss"
     else:

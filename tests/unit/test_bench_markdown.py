@@ -407,6 +407,7 @@ def _refresh(scale: float, *, nochange_s: float = 8.0, latency_s: float = 45.0) 
             "ingest run enqueued (landing sensor tick)": 5.0,
             "ingest run started": 6.0,
             "ingest run finished": 15.0,
+            "transform run enqueued (transform_on_change tick)": 18.0,
             "transform run started": 22.0,
             "serving/bi_access materialized": latency_s,
         },
@@ -484,6 +485,12 @@ def test_refresh_rows_and_sections():
     assert "sources unchanged, took 8.0 s wall and materialized 0 assets" in text
     assert "`serving/bi_access` was materialized 45.0 s later" in text
     assert "1 of the 3 marts: `m1` (2 marts not rebuilt)" in text
+    # sensors 5 + (18 − 15); queue and launch (6 − 5) + (22 − 18); work (15 − 6) + (45 − 22)
+    assert (
+        "Of the 45.0 s: waiting for sensor ticks 8.0 s (the landing tick 5.0 s, the transform "
+        "tick 3.0 s after the ingest ended; 10 s intervals), queue and launch 5.0 s"
+    ) in text
+    assert "work 32.0 s (the ingest run 9.0 s, the transform run up to bi_access 23.0 s)" in text
     assert "### No-change refresh" in text and "### No-change refresh (missed)" not in text
 
 
