@@ -332,7 +332,8 @@ def _floor(main: dict) -> str:
     total = main.get("transform_assets_total") or 0
     selected = _plan_count(incr.get("plan"))
     text = (
-        f"What the {main['scale']:g} 1 % refresh ({incr['process_wall_seconds']:.1f} s) spends "
+        f"What the 1 % refresh at scale {main['scale']:g} ({incr['process_wall_seconds']:.1f} s) "
+        "spends "
         f"on: interpreter, imports and the end summary {o['process_seconds']:.1f} s; entry "
         f"(database check, dbt manifest) {o['entry_seconds']:.1f} s; the ingest run "
         f"{ph.get('dagster (ingest run)', 0.0):.1f} s (ingest steps {ph.get('ingest', 0.0):.1f} "
@@ -391,7 +392,13 @@ def _floor(main: dict) -> str:
         if node_s:
             fixed += o["dbt_node_window_seconds"] * (1 - o["dbt_sql_seconds"] / node_s)
     wall = full["process_wall_seconds"]
+    data = ph.get("ingest", 0.0)
+    node_s = ((incr.get("dbt") or {}).get("timing") or {}).get("node_seconds") or 0.0
+    if o.get("dbt_nodes") and node_s:
+        data += o["dbt_node_window_seconds"] * o["dbt_sql_seconds"] / node_s
     text += (
+        f"Data time (the ingest steps and the SQL share of dbt's node window) is about "
+        f"{data:.1f} s, {data / wall:.2f} of the full run. "
         f"Fixed overhead, independent of the rows changed, is about {fixed:.1f} s "
         f"(process, entry, plan, Dagster, dbt outside its nodes, the per-node share of the "
         f"node window): alone {fixed / wall:.2f} of the full run's {wall:.1f} s"
