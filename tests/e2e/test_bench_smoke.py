@@ -257,7 +257,7 @@ def test_the_markdown_says_what_the_json_says(bench_report, tmp_path):
     head = next(line for line in lines if line.startswith("| figure"))
     cells = [c.strip() for c in head.strip("|").split("|")]
     assert cells == ["figure"] + [f"scale {s['scale']:g}" for s in report["scales"]]
-    table = lines[lines.index(head) : lines.index(head) + 60]
+    table = lines[lines.index(head) :]
     table = table[: next(i for i, x in enumerate(table) if not x.startswith("|"))]
     assert len(table) > 30 and all(x.count("|") == head.count("|") for x in table)
     ratio = next(x for x in table if x.startswith("| ours ÷ psql \\copy "))
