@@ -60,7 +60,7 @@ ingest: db-start ## Load the app database and export files into raw (incremental
 dbt-build: db-start ## dbt build (all models, snapshots, tests) against the warehouse
 	@$(PY) -m crownsync.dbt build
 
-bench: db-start ## Benchmark on fresh bench_* databases → docs/benchmarks.md: SCALE=1 (default; also runs 0.1), SCALES="0.1 1"
+bench: db-start ## Benchmark on fresh bench_* databases → docs/benchmarks.md: SCALE=1 (default; also runs 0.1), SCALES="0.1 1"; other scales already there are kept (SCALES=10 alone)
 	@$(PY) -m bench --scale $(if $(filter command line environment,$(origin SCALE)),$(SCALE),1) $(if $(SCALES),--scales "$(SCALES)",) --command 'make bench$(if $(filter command line environment,$(origin SCALE)), SCALE=$(SCALE),)$(if $(SCALES), SCALES="$(SCALES)",)'
 
 .PHONY: tenant-login

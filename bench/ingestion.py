@@ -204,7 +204,13 @@ def _dbid(conn: psycopg.Connection, name: str) -> int:
     return conn.execute("select oid from pg_database where datname = %s", (name,)).fetchone()[0]
 
 
-def bench_ingestion(ctx: Scale, psql: str, tosql_rows: int) -> dict:
+def bench_ingestion(ctx: Scale, psql: str, tosql_rows: int, comparisons: bool = True) -> dict:
+    """Initial load of the large tables by our loader and by psql ``\\copy`` (1 stream).
+
+    ``comparisons`` False (scale 10, see :func:`bench.measure.lean_scale`): the what-if
+    micro-benchmarks are skipped — Python drain, 128 kB relay, 2 psql streams, pandas
+    ``to_sql`` — none of them is needed for a target, and each re-reads every row.
+    """
     from ingestion.api import ingest_app_table, prepare_warehouse
     from ingestion.app_db.extract import source_columns
 
@@ -250,17 +256,12 @@ def bench_ingestion(ctx: Scale, psql: str, tosql_rows: int) -> dict:
             )
             conn.execute(f"truncate {scratch}")
             select = f'select {col_list} from public."{table}"'  # noqa: S608
-            drain_s, drain_reads, drain_bytes = _python_drain(src, select)
-            batched_s = _python_relay_batched(src, ing, select, f"{scratch} ({col_list})")
-            conn.execute(f"truncate {scratch}")
-            parts = _split_file(data, 2)
-            psql2_s = _psql_parallel(
-                psql,
-                ing,
-                [f"\\copy {scratch} ({col_list}) from {_quote_path(p)}" for p in parts],
-                load_env,
-                timeout=timeout,
-            )
+            comparison: dict = {}
+            parts: list[Path] = []
+            if comparisons:
+                comparison, parts = _comparisons(
+                    psql, src, ing, conn, select, scratch, col_list, data, load_env, timeout
+                )
             conn.execute(f"drop table {scratch}")
             for path in [data, *parts]:
                 path.unlink(missing_ok=True)
@@ -276,30 +277,34 @@ def bench_ingestion(ctx: Scale, psql: str, tosql_rows: int) -> dict:
                 "psql_export_seconds": export_s,
                 "psql_copy_seconds": psql_s,
                 "psql_copy_rows_per_second": rows / psql_s,
-                "psql_copy_2streams_seconds": psql2_s,
-                "psql_copy_2streams_rows_per_second": rows / psql2_s,
                 "ratio_vs_psql_copy": psql_s / ours_s,
-                "python_copy_out_drain_seconds": drain_s,
-                "python_copy_out_reads": drain_reads,
-                "copy_bytes": drain_bytes,
-                "python_relay_batched_seconds": batched_s,
-                "python_relay_batched_rows_per_second": rows / batched_s,
-                "ratio_batched_relay_vs_psql_copy": psql_s / batched_s,
                 "server_copy_in_ms": copy_in_ms,
                 "server_copy_out_ms": copy_out_ms,
                 "server_post_load_queries_ms": post_ms,
                 "top_statements": stats,
             }
+            if comparison:
+                psql2_s, batched_s = comparison["psql2_s"], comparison["batched_s"]
+                entry.update(
+                    psql_copy_2streams_seconds=psql2_s,
+                    psql_copy_2streams_rows_per_second=rows / psql2_s,
+                    python_copy_out_drain_seconds=comparison["drain_s"],
+                    python_copy_out_reads=comparison["drain_reads"],
+                    copy_bytes=comparison["drain_bytes"],
+                    python_relay_batched_seconds=batched_s,
+                    python_relay_batched_rows_per_second=rows / batched_s,
+                    ratio_batched_relay_vs_psql_copy=psql_s / batched_s,
+                )
             tables[table] = entry
             say(
                 f"  ingest {table:<30} {rows:>10,} rows  ours {rows / ours_s:>9,.0f} rows/s  "
-                f"psql \\copy {rows / psql_s:>9,.0f}  (2 streams {rows / psql2_s:,.0f})  "
-                f"ratio {psql_s / ours_s:.2f}"
+                f"psql \\copy {rows / psql_s:>9,.0f}"
+                + (f"  (2 streams {rows / comparison['psql2_s']:,.0f})" if comparison else "")
+                + f"  ratio {psql_s / ours_s:.2f}"
             )
     total_rows = sum(t["rows"] for t in tables.values())
     ours = sum(t["seconds"] for t in tables.values())
     psql_total = sum(t["psql_copy_seconds"] for t in tables.values())
-    psql2_total = sum(t["psql_copy_2streams_seconds"] for t in tables.values())
     out = {
         "tables": tables,
         "total": {
@@ -308,33 +313,70 @@ def bench_ingestion(ctx: Scale, psql: str, tosql_rows: int) -> dict:
             "rows_per_second": total_rows / ours,
             "psql_copy_seconds": psql_total,
             "psql_copy_rows_per_second": total_rows / psql_total,
-            "psql_copy_2streams_seconds": psql2_total,
-            "psql_copy_2streams_rows_per_second": total_rows / psql2_total,
             "ratio_vs_psql_copy": psql_total / ours,
-            "ratio_vs_psql_copy_2streams": psql2_total / ours,
-            "python_copy_out_drain_seconds": sum(
-                t["python_copy_out_drain_seconds"] for t in tables.values()
-            ),
-            "python_copy_out_reads": sum(t["python_copy_out_reads"] for t in tables.values()),
-            "python_relay_batched_seconds": sum(
-                t["python_relay_batched_seconds"] for t in tables.values()
-            ),
-            "ratio_batched_relay_vs_psql_copy": psql_total
-            / sum(t["python_relay_batched_seconds"] for t in tables.values()),
             "server_copy_in_ms": sum(t["server_copy_in_ms"] for t in tables.values()),
             "server_copy_out_ms": sum(t["server_copy_out_ms"] for t in tables.values()),
             "server_post_load_queries_ms": sum(
                 t["server_post_load_queries_ms"] for t in tables.values()
             ),
         },
+        "comparisons": comparisons,
     }
+    if comparisons:
+        psql2_total = sum(t["psql_copy_2streams_seconds"] for t in tables.values())
+        batched_total = sum(t["python_relay_batched_seconds"] for t in tables.values())
+        out["total"].update(
+            psql_copy_2streams_seconds=psql2_total,
+            psql_copy_2streams_rows_per_second=total_rows / psql2_total,
+            ratio_vs_psql_copy_2streams=psql2_total / ours,
+            python_copy_out_drain_seconds=sum(
+                t["python_copy_out_drain_seconds"] for t in tables.values()
+            ),
+            python_copy_out_reads=sum(t["python_copy_out_reads"] for t in tables.values()),
+            python_relay_batched_seconds=batched_total,
+            ratio_batched_relay_vs_psql_copy=psql_total / batched_total,
+        )
     say(
         f"  ingest total {total_rows:,} rows: ours {out['total']['rows_per_second']:,.0f} rows/s, "
         f"psql \\copy {out['total']['psql_copy_rows_per_second']:,.0f} rows/s "
         f"→ ratio {out['total']['ratio_vs_psql_copy']:.2f}"
     )
-    out["to_sql"] = bench_to_sql(ctx, tosql_rows, tables["email_sends"]["rows_per_second"])
+    if comparisons:
+        out["to_sql"] = bench_to_sql(ctx, tosql_rows, tables["email_sends"]["rows_per_second"])
     return out
+
+
+def _comparisons(
+    psql: str,
+    src: str,
+    ing: str,
+    conn: psycopg.Connection,
+    select: str,
+    scratch: str,
+    col_list: str,
+    data: Path,
+    load_env: dict[str, str],
+    timeout: float,
+) -> tuple[dict, list[Path]]:
+    """The what-if figures of one table: Python drain, 128 kB relay, 2 psql streams."""
+    drain_s, drain_reads, drain_bytes = _python_drain(src, select)
+    batched_s = _python_relay_batched(src, ing, select, f"{scratch} ({col_list})")
+    conn.execute(f"truncate {scratch}")
+    parts = _split_file(data, 2)
+    psql2_s = _psql_parallel(
+        psql,
+        ing,
+        [f"\\copy {scratch} ({col_list}) from {_quote_path(p)}" for p in parts],
+        load_env,
+        timeout=timeout,
+    )
+    return {
+        "drain_s": drain_s,
+        "drain_reads": drain_reads,
+        "drain_bytes": drain_bytes,
+        "batched_s": batched_s,
+        "psql2_s": psql2_s,
+    }, parts
 
 
 def _as_text(value: object) -> str:

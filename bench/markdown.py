@@ -23,6 +23,23 @@ def _names(scales: list[dict], *path: str) -> list[str]:
     return list(seen)
 
 
+PIPELINES = (
+    ("full", "full_pipeline"),
+    ("no-change", "nochange_pipeline"),
+    ("incremental", "incremental_pipeline"),
+)
+
+
+def _short_plan(run: dict) -> str:
+    """The plan line up to its list of assets ("12 assets, 40 checks to run")."""
+    plan = run.get("plan")
+    if plan is None:
+        return "everything"
+    if plan.startswith("nothing to build"):
+        return "nothing to build"
+    return plan.split(":", 1)[0]
+
+
 def _fmt_rate(value: float) -> str:
     return f"{value:,.0f}"
 
@@ -40,6 +57,10 @@ def summary_table(scales: list[dict]) -> str:
                 cells.append("–")
         rows.append([label, *cells])
 
+    add(
+        "run: date (UTC), commit",
+        lambda s: f"{s['run']['started_at']}, {s['run']['git_commit']}",
+    )
     add("simulator rows", lambda s: f"{s['simulator']['rows']:,}")
     add("simulator rows/s", lambda s: _fmt_rate(s["simulator"]["rows_per_second"]))
     for table in _names(scales, "ingestion", "tables"):
@@ -88,14 +109,48 @@ def summary_table(scales: list[dict]) -> str:
             f"({s['merge']['total']['rows_read']:,})"
         ),
     )
-    for label, job in (("full", "full_pipeline"), ("incremental", "incremental_pipeline")):
+    for label, job in PIPELINES:
         add(f"{label} pipeline wall s", lambda s, j=job: f"{s[j]['process_wall_seconds']:.1f}")
         add(f"  {label}: in-process job s", lambda s, j=job: f"{s[j]['job_seconds']:.1f}")
-        for phase in ("ingest", "dbt build", "checks", "serving"):
+        for phase in (
+            "ingest",
+            "dbt build",
+            "checks",
+            "serving",
+            "dagster (ingest run)",
+            "plan",
+            "dagster (transform run)",
+        ):
+            if phase.startswith(("dagster", "plan")) and job == "full_pipeline":
+                continue
             add(
                 f"  {label}: {phase} s",
                 lambda s, j=job, p=phase: f"{s[j]['phases'].get(p, 0.0):.1f}",
             )
+        add(
+            f"  {label}: materialized / plan",
+            lambda s, j=job: f"{s[j]['materialized']} / {_short_plan(s[j])}",
+        )
+        add(
+            f"  {label}: fixed s (process, entry, Dagster, dbt outside nodes)",
+            lambda s, j=job: " / ".join(
+                f"{s[j]['overhead'].get(k, 0.0):.1f}"
+                for k in (
+                    "process_seconds",
+                    "entry_seconds",
+                    "dagster_seconds",
+                    "dbt_outside_nodes_seconds",
+                )
+            ),
+        )
+        add(
+            f"  {label}: dbt nodes, per-node overhead ms, SQL s",
+            lambda s, j=job: (
+                f"{s[j]['overhead']['dbt_nodes']}, "
+                f"{s[j]['overhead']['dbt_per_node_overhead_seconds'] * 1000:.0f}, "
+                f"{s[j]['overhead']['dbt_sql_seconds']:.1f}"
+            ),
+        )
         add(
             f"  {label}: result",
             lambda s, j=job: (
@@ -106,10 +161,32 @@ def summary_table(scales: list[dict]) -> str:
         )
     add("incremental ÷ full", lambda s: f"{s['incremental_over_full']:.2f}")
     add(
+        "landing → serving/bi_access s (daemon)",
+        lambda s: f"{s['latency']['seconds']:.1f}" if "error" not in s["latency"] else "error",
+    )
+    add(
+        "  latency: ingest start / done / transform start",
+        lambda s: " / ".join(
+            f"{s['latency']['timeline'][k]:.1f}"
+            for k in ("ingest run started", "ingest run finished", "transform run started")
+        ),
+    )
+    add(
+        "  latency: marts rebuilt (of all)",
+        lambda s: f"{len(s['latency']['marts_rebuilt'])} of {s['latency']['marts_total']}",
+    )
+    add(
         "peak RSS MB pipeline / dbt (full)",
         lambda s: (
             f"{s['full_pipeline']['peak_rss_main_bytes'] / MB:,.0f} / "
             f"{s['full_pipeline']['peak_rss_dbt_bytes'] / MB:,.0f}"
+        ),
+    )
+    add(
+        "peak RSS MB pipeline / dbt (no-change)",
+        lambda s: (
+            f"{s['nochange_pipeline']['peak_rss_main_bytes'] / MB:,.0f} / "
+            f"{s['nochange_pipeline']['peak_rss_dbt_bytes'] / MB:,.0f}"
         ),
     )
     add(
@@ -118,6 +195,10 @@ def summary_table(scales: list[dict]) -> str:
             f"{s['incremental_pipeline']['peak_rss_main_bytes'] / MB:,.0f} / "
             f"{s['incremental_pipeline']['peak_rss_dbt_bytes'] / MB:,.0f}"
         ),
+    )
+    add(
+        "warehouse / source database MB",
+        lambda s: f"{s['warehouse_bytes'] / MB:,.0f} / {s['source_bytes'] / MB:,.0f}",
     )
     for name in _names(scales, "bi", "queries"):
         add(
@@ -144,7 +225,7 @@ def summary_table(scales: list[dict]) -> str:
 def _bounds_ingestion(main: dict) -> str:
     total = main["ingestion"]["total"]
     ours_s, psql_s = total["seconds"], total["psql_copy_seconds"]
-    psql2_s = total["psql_copy_2streams_seconds"]
+    psql2_s = total.get("psql_copy_2streams_seconds")
     copy_in = total["server_copy_in_ms"] / 1000
     copy_out = total["server_copy_out_ms"] / 1000
     post = total["server_post_load_queries_ms"] / 1000
@@ -180,11 +261,20 @@ def _bounds_ingestion(main: dict) -> str:
     text += (
         f"The warehouse COPY is open for {copy_in / ours_s:.0%} of our wall time; "
         f"{gap:.1f} s is everything else (connections, DDL and bookkeeping, post-load "
-        f"queries). psql with 2 parallel streams into the same table took {psql2_s:.1f} s: "
-        f"one COPY is bound by one backend's CPU (text parsing, uuid/timestamp input, the "
-        f"primary-key btree), so the big step up is a parallel load. "
-        f"Per-table statements: `top_statements` in benchmarks.json."
+        f"queries). "
     )
+    if psql2_s is not None:
+        text += (
+            f"psql with 2 parallel streams into the same table took {psql2_s:.1f} s: "
+            f"one COPY is bound by one backend's CPU (text parsing, uuid/timestamp input, the "
+            f"primary-key btree), so the big step up is a parallel load. "
+        )
+    else:
+        text += (
+            "The what-if micro-benchmarks (2 psql streams, Python drain and relay, pandas "
+            "`to_sql`) were skipped at this scale (lean run). "
+        )
+    text += "Per-table statements: `top_statements` in benchmarks.json."
     return text
 
 
@@ -227,10 +317,179 @@ def _incremental_vs_full(main: dict) -> str:
     budget = TARGETS["incremental_over_full"] * full["process_wall_seconds"]
     return (
         f"Phase by phase, incremental ÷ full: {'; '.join(parts)}; outside the steps "
-        f"{fixed(incr):.1f} / {fixed(full):.1f} s. Only the ingest shrinks with the size of the "
-        f"change; dbt build and the checks re-read whole tables every run. The target allows "
-        f"{budget:.0f} s for the incremental run at this scale, against {fixed(incr):.0f} s of "
-        f"process, code-location and run overhead alone."
+        f"{fixed(incr):.1f} / {fixed(full):.1f} s. The target allows "
+        f"{budget:.0f} s for the incremental run at this scale, against {fixed(incr):.0f} s "
+        f"outside the Dagster steps alone (process, code location, run launch, plan)."
+    )
+
+
+def _floor(main: dict) -> str:
+    """What the 1 % refresh spends on, fixed overhead vs data time, and the floor it sets."""
+    full, incr = main["full_pipeline"], main["incremental_pipeline"]
+    o, ph = incr.get("overhead") or {}, incr["phases"]
+    if not o:
+        return ""
+    total = main.get("transform_assets_total") or 0
+    selected = _plan_count(incr.get("plan"))
+    text = (
+        f"What the 1 % refresh at scale {main['scale']:g} ({incr['process_wall_seconds']:.1f} s) "
+        "spends "
+        f"on: interpreter, imports and the end summary {o['process_seconds']:.1f} s; entry "
+        f"(database check, dbt manifest) {o['entry_seconds']:.1f} s; the ingest run "
+        f"{ph.get('dagster (ingest run)', 0.0):.1f} s (ingest steps {ph.get('ingest', 0.0):.1f} "
+        f"s); plan {o['plan_seconds']:.1f} s; the transform run "
+        f"{ph.get('dagster (transform run)', 0.0):.1f} s (dbt step {ph.get('dbt build', 0.0):.1f}"
+        f" s, checks {ph.get('checks', 0.0):.1f} s, serving {ph.get('serving', 0.0):.1f} s). "
+        f"Dagster itself, both runs (code location, launch, event storage; run wall − step "
+        f"times): {o['dagster_seconds']:.1f} s"
+        + (
+            f", of which {o['dagster_executor_seconds']:.1f} s between the runs' own start and "
+            "end records"
+            if "dagster_executor_seconds" in o
+            else ""
+        )
+        + ". "
+    )
+    if "dbt_nodes" in o:
+        per = o["dbt_per_node_overhead_seconds"]
+        text += (
+            f"dbt: {o['dbt_outside_nodes_seconds']:.1f} s of the step outside the node window"
+            + (
+                f" — {o['dbt_wrapper_seconds']:.1f} s before dbt's invocation starts and after "
+                "its artifacts are written (process spawn and imports, dagster-dbt turning "
+                f"results into Dagster events), startup {o['dbt_startup_seconds']:.1f} s "
+                f"(invocation → first node: parse, adapter, DAG), tail "
+                f"{o['dbt_tail_seconds']:.1f} s (last node → artifacts)"
+                if "dbt_wrapper_seconds" in o
+                else f" (startup → first node {o['dbt_startup_seconds']:.1f} s)"
+            )
+            + f"; {o['dbt_nodes']} nodes in a "
+            f"{o['dbt_node_window_seconds']:.1f} s window on {o['dbt_threads']} threads, "
+            f"{per * 1000:.0f} ms per-node overhead (× {o['dbt_nodes']} = "
+            f"{per * o['dbt_nodes']:.1f} s of node time) and {o['dbt_sql_seconds']:.1f} s of SQL "
+            "(the data work)"
+        )
+        big = ((incr.get("dbt") or {}).get("timing") or {}).get("biggest_models") or []
+        if big:
+            text += ", biggest models: " + ", ".join(
+                f"`{b['node'].split('.')[-1]}` {b['sql_seconds']:.1f} s" for b in big[:4]
+            )
+        text += ". "
+    if total and selected is not None:
+        text += (
+            f"The plan selected {selected} of the {total} transform assets "
+            f"({selected / total:.0%}). "
+        )
+    fixed = (
+        o["process_seconds"]
+        + o["entry_seconds"]
+        + o["plan_seconds"]
+        + o["dagster_seconds"]
+        + o.get("dbt_outside_nodes_seconds", 0.0)
+    )
+    if o.get("dbt_nodes"):
+        node_s = ((incr.get("dbt") or {}).get("timing") or {}).get("node_seconds") or 0.0
+        if node_s:
+            fixed += o["dbt_node_window_seconds"] * (1 - o["dbt_sql_seconds"] / node_s)
+    wall = full["process_wall_seconds"]
+    data = ph.get("ingest", 0.0)
+    node_s = ((incr.get("dbt") or {}).get("timing") or {}).get("node_seconds") or 0.0
+    if o.get("dbt_nodes") and node_s:
+        data += o["dbt_node_window_seconds"] * o["dbt_sql_seconds"] / node_s
+    text += (
+        f"Data time (the ingest steps and the SQL share of dbt's node window) is about "
+        f"{data:.1f} s, {data / wall:.2f} of the full run. "
+        f"Fixed overhead, independent of the rows changed, is about {fixed:.1f} s "
+        f"(process, entry, plan, Dagster, dbt outside its nodes, the per-node share of the "
+        f"node window): alone {fixed / wall:.2f} of the full run's {wall:.1f} s"
+        + (
+            " — the measured floor of the ratio on this machine is above the 0.10 target; "
+            "fewer nodes per refresh (a narrower plan) or one long-lived process (no "
+            "interpreter, code-location and dbt start per refresh) would lower it."
+            if fixed / wall > TARGETS["incremental_over_full"]
+            else ", below the 0.10 target: the rest is data time."
+        )
+    )
+    return text
+
+
+def _plan_count(plan: str | None) -> int | None:
+    if not plan:
+        return None
+    if plan.startswith("nothing to build"):
+        return 0
+    head = plan.split(" ", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def _nochange(s: dict) -> str:
+    run = s.get("nochange_pipeline") or {}
+    if not run or run.get("skipped"):
+        return "The no-change refresh was not run."
+    o, ph = run.get("overhead") or {}, run.get("phases", {})
+    return (
+        f"At scale {s['scale']:g} a refresh right after the full run, sources unchanged, took "
+        f"{run['process_wall_seconds']:.1f} s wall and materialized {run.get('materialized', 0)} "
+        f"assets (plan: {run.get('plan') or '?'}). Of it: interpreter, imports and the end "
+        f"summary {o.get('process_seconds', 0.0):.1f} s; entry (database check, dbt manifest) "
+        f"{o.get('entry_seconds', 0.0):.1f} s; the ingest run "
+        f"{ph.get('dagster (ingest run)', 0.0):.1f} s, of which the ingest steps (each table "
+        f"and feed checked for changes) {ph.get('ingest', 0.0):.1f} s and Dagster "
+        f"(code location, launch, events) {o.get('dagster_seconds', 0.0):.1f} s; plan "
+        f"{o.get('plan_seconds', 0.0):.1f} s; no transform run."
+    )
+
+
+def _per_scale(scales: list[dict], key: str, fn) -> list[str]:
+    """One paragraph per scale that measured ``key`` (each followed by a blank line)."""
+    measured = [s for s in scales if (s.get(key) or {}) and not s[key].get("skipped")]
+    if not measured:
+        return ["Not measured in the runs shown.", ""]
+    return [line for s in measured for line in (fn(s), "")]
+
+
+def _latency(s: dict) -> str:
+    lat = s.get("latency") or {}
+    if not lat or lat.get("skipped"):
+        return "Not measured at this scale (--skip-latency)."
+    if lat.get("error"):
+        return f"Failed: {lat['error']}"
+    steps = "; ".join(f"+{v:.1f} s {k}" for k, v in lat["timeline"].items() if v is not None)
+    rebuilt = ", ".join(f"`{m.split('/', 1)[1]}`" for m in lat["marts_rebuilt"]) or "none"
+    tl = lat["timeline"]
+    parts = ""
+    keys = (
+        "ingest run enqueued (landing sensor tick)",
+        "ingest run started",
+        "ingest run finished",
+        "transform run enqueued (transform_on_change tick)",
+        "transform run started",
+        "serving/bi_access materialized",
+    )
+    if all(tl.get(k) is not None for k in keys):
+        ie, ist, ifin, te, tst, bi = (tl[k] for k in keys)
+        parts = (
+            f" Of the {bi:.1f} s: waiting for sensor ticks {ie + (te - ifin):.1f} s (the "
+            f"landing tick {ie:.1f} s, the transform tick {te - ifin:.1f} s after the ingest "
+            f"ended; 10 s intervals), queue and launch {(ist - ie) + (tst - te):.1f} s "
+            f"(queued run coordinator, a run worker process loading the code location, "
+            f"twice), work {(ifin - ist) + (bi - tst):.1f} s (the ingest run "
+            f"{ifin - ist:.1f} s, the transform run up to bi_access {bi - tst:.1f} s)."
+        )
+    return (
+        f"Scale {s['scale']:g}: `{lat['file']}` ({lat['file_rows']} rows, new days for "
+        f"existing campaigns) was renamed into the landing folder with `dagster-daemon` "
+        f"running and the sensors `landing_dir_sensor` and `transform_on_change` on (10 s "
+        f"intervals; queued run coordinator, one run at a time). `serving/bi_access` was "
+        f"materialized {lat['seconds']:.1f} s later. Timeline from the landing: {steps}. "
+        f"The transform run built {len(lat['transform_materialized'])} assets, of them "
+        f"{len(lat['marts_rebuilt'])} of the {lat['marts_total']} marts: {rebuilt} "
+        f"({len(lat['marts_not_rebuilt'])} marts not rebuilt).{parts} Around the measurement: the "
+        f"sensors started in {lat['sensors_start_seconds']:.1f} s, the daemon heartbeat "
+        f"after {lat['daemon_start_seconds']:.1f} s, the first ticks and their baseline "
+        f"ingest (every file already loaded: nothing changes) settled in "
+        f"{lat['settle_seconds']:.1f} s before the file landed. Daemon log: "
+        f"`{lat['daemon_log']}`."
     )
 
 
@@ -255,7 +514,13 @@ METHOD_NOTE = (
     "Pipeline: `python -m orchestration.run --job full_refresh|incremental --skip-simulator` "
     "(the `make run` entry point) in a child process; wall = the whole process; phases = "
     "summed Dagster step times; peak RSS sampled every 0.2 s. Incremental: after "
-    "`advance` (one simulated day, ≈ 1 % new/changed rows). BI: psycopg, server-side "
+    "`advance` (one simulated day, ≈ 1 % new/changed rows); no-change: the same "
+    "`--job incremental` right after the full run, sources unchanged. Fixed overhead: "
+    "process = wall − the job's own total; entry = database check and manifest; Dagster = "
+    "each run's wall (as `run_job` timed it) − its step times; dbt outside nodes = the dbt "
+    "step − the node window of its run_results.json; per-node overhead = (Σ node time − Σ "
+    "`execute` timing) ÷ nodes; SQL = Σ `execute` timing. Latency: through a real "
+    "`dagster-daemon` (`bench/latency.py`). BI: psycopg, server-side "
     "prepared statements, random parameters drawn from the marts, "
     "{runs} timed runs per query (round trip over TCP, rows fetched)."
 )
@@ -274,6 +539,17 @@ def _memory_growth(scales: list[dict]) -> str:
         if main > 1.25
         else ": flat, as expected (ingestion streams COPY chunks, dbt runs SQL in the server)."
     )
+
+
+def _scale_runs(report: dict) -> list[str]:
+    """One line per scale kept from an earlier run (its own date, commit, command)."""
+    kept = set(report.get("kept_scales") or [])
+    return [
+        f"- scale {s['scale']:g} kept from an earlier run: {s['run']['started_at']} (UTC), "
+        f"commit {s['run']['git_commit']}, `{s['run']['command']}`"
+        for s in report["scales"]
+        if s["scale"] in kept and "run" in s
+    ]
 
 
 def render_markdown(report: dict) -> str:
@@ -297,6 +573,8 @@ def render_markdown(report: dict) -> str:
         f"- RAM: {m['ram_bytes'] / GB:.1f} GB; OS {m['os']}; Python {m['python']}",
         f"- PostgreSQL {m['postgres_version']} ({m['server']}); "
         + ", ".join(f"{k}={v}" for k, v in sorted(m["postgres_settings"].items())),
+        f"- git commit: {report.get('git_commit', 'unknown')}",
+        *_scale_runs(report),
         f"- load average (1/5/15 min) at start: "
         f"{' / '.join(f'{x:.2f}' for x in report['load_average_start'])}, at end: "
         f"{' / '.join(f'{x:.2f}' for x in report['load_average_end'])}. The machine is "
@@ -311,6 +589,18 @@ def render_markdown(report: dict) -> str:
         "",
         METHOD_NOTE.replace("{runs}", str(bi_runs)),
         "",
+        *(
+            [
+                "Lean at scale "
+                + ", ".join(f"{s['scale']:g}" for s in scales if s.get("lean"))
+                + ": the ingestion what-if micro-benchmarks (2 psql streams, Python drain, "
+                "128 kB relay, pandas `to_sql`) were skipped — no target needs them and each "
+                "re-reads every row; their cells are –.",
+                "",
+            ]
+            if any(s.get("lean") for s in scales)
+            else []
+        ),
         "## Targets",
         "",
         "| target | scale | measured | status |",
@@ -344,6 +634,7 @@ def render_markdown(report: dict) -> str:
             )
         )
     full_s1 = next((s for s in scales if s["scale"] == 1.0), main)
+    ratio_scale = full_s1
     lines += [
         "",
         "### Full pipeline" + (" (missed)" if "full_pipeline_s1_seconds" in missed else ""),
@@ -358,6 +649,18 @@ def render_markdown(report: dict) -> str:
         + " "
         + _incremental_vs_full(main),
         "",
+        "### 1 % refresh: fixed overhead vs data time"
+        + (" (missed)" if "incremental_over_full" in missed else ""),
+        "",
+        _floor(ratio_scale) if not ratio_scale["incremental_pipeline"].get("skipped") else "–",
+        "",
+        "### No-change refresh" + (" (missed)" if "nochange_s1_seconds" in missed else ""),
+        "",
+        *_per_scale(scales, "nochange_pipeline", _nochange),
+        "### Landing → mart latency (daemon)"
+        + (" (missed)" if "latency_s1_seconds" in missed else ""),
+        "",
+        *_per_scale(scales, "latency", _latency),
         "### BI queries",
         "",
     ]

@@ -14,11 +14,21 @@ Measured, in this order:
    table of the same shape, 1 and 2 streams) and pandas ``to_sql`` on an email_sends sample;
 3. full pipeline: ``python -m orchestration.run --job full_refresh`` (the ``make run`` entry
    point) in a child process, wall time per phase, peak RSS of it and of its dbt subprocess;
-4. ``advance`` (≈ 1 % new/changed rows), then the incremental merge of the six tables;
-5. incremental pipeline: the same entry point, ``--job incremental``;
-6. BI query latency (p50/p95) on the marts, with the plan of each query.
+4. no-change refresh: the same entry point, ``--job incremental``, right after, sources
+   unchanged (nothing should materialize but the ingest run's observations);
+5. ``advance`` (≈ 1 % new/changed rows), then the incremental merge of the six tables;
+6. 1 % refresh: ``--job incremental`` again (ingest run + transform run of the stale part);
+7. BI query latency (p50/p95) on the marts, with the plan of each query;
+8. landing → mart latency through the real ``dagster-daemon`` and sensors
+   (:mod:`bench.latency`).
+
+At scale ≥ 5 (:func:`lean_scale`, or ``--lean``) the ingestion what-if micro-benchmarks
+(Python drain, 128 kB relay, 2 psql streams, pandas ``to_sql``) are skipped: no target needs
+them and each re-reads every row.
 
 Writes ``docs/benchmarks.json`` (raw figures) and ``docs/benchmarks.md`` (``--out`` elsewhere).
+Results merge per scale: a run keeps the other scales already in ``benchmarks.json`` (each
+column says its own date and git commit), so scale 10 can run on its own (``--fresh``: not).
 
 Modules: this one runs the measurements in order and holds the CLI; :mod:`bench.world`
 (server, per-scale databases, subprocess limits), :mod:`bench.ingestion`,
@@ -39,13 +49,16 @@ from pathlib import Path
 
 from bench.bi import bench_bi, plan_kind
 from bench.ingestion import bench_ingestion, bench_merge, psql_binary
+from bench.latency import bench_latency
 from bench.markdown import render_markdown, terminal_summary
 from bench.pipeline import run_pipeline
 from bench.targets import TARGETS, evaluate_targets
 from bench.world import (
     BenchTimeout,
     Scale,
+    database_size,
     drop_database,
+    git_commit,
     machine_info,
     resolve_server,
     say,
@@ -93,6 +106,17 @@ def bench_advance(ctx: Scale) -> dict:
 
 # --- one scale -------------------------------------------------------------------------
 
+LEAN_FROM_SCALE = 5.0
+
+
+def lean_scale(scale: float, forced: bool = False) -> bool:
+    """Skip the ingestion what-if micro-benchmarks at this scale (scale 10: ≈ 54 M rows)."""
+    return forced or scale >= LEAN_FROM_SCALE
+
+
+def _transform_assets(run: dict) -> list[str]:
+    return sorted(a for a in run.get("materialized_assets", []) if not a.startswith("raw/"))
+
 
 def bench_scale(
     scale: float, server_url: str, args: argparse.Namespace, psql: str
@@ -115,10 +139,25 @@ def bench_scale(
         "databases": {r: ctx.name(r) for r in ("src", "ing", "wh", "dagster")},
         "load_average_start": os.getloadavg(),
     }
+    result["run"] = {
+        "started_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
+        "git_commit": args.git_commit,
+        "command": args.command_line,
+    }
+    lean = lean_scale(scale, args.lean)
+    result["lean"] = lean
     result["simulator"] = bench_simulator(ctx, args.seed)
-    say(f"scale {scale:g}: ingestion (initial load into empty {ctx.name('ing')})")
-    result["ingestion"] = bench_ingestion(ctx, psql, args.tosql_rows)
+    say(
+        f"scale {scale:g}: ingestion (initial load into empty {ctx.name('ing')})"
+        + (" — lean: what-if micro-benchmarks skipped" if lean else "")
+    )
+    result["ingestion"] = bench_ingestion(ctx, psql, args.tosql_rows, comparisons=not lean)
     result["full_pipeline"] = run_pipeline(ctx, "full_refresh")
+    if args.skip_incremental_pipeline:
+        result["nochange_pipeline"] = {"skipped": True, "success": True}
+    else:
+        say(f"scale {scale:g}: no-change refresh (sources unchanged since the full run)")
+        result["nochange_pipeline"] = run_pipeline(ctx, "incremental", label="nochange")
     result["advance"] = bench_advance(ctx)
     say(f"scale {scale:g}: incremental merge after advance")
     result["merge"] = bench_merge(ctx)
@@ -131,8 +170,20 @@ def bench_scale(
         full = result["full_pipeline"]["process_wall_seconds"]
         incr = result["incremental_pipeline"]["process_wall_seconds"]
         result["incremental_over_full"] = incr / full
+    result["transform_assets_total"] = len(_transform_assets(result["full_pipeline"]))
+    result["warehouse_bytes"] = database_size(server_url, ctx.name("wh"))
+    result["source_bytes"] = database_size(server_url, ctx.name("src"))
     say(f"scale {scale:g}: BI queries ({args.bi_runs} runs each) on {ctx.name('wh')}")
     result["bi"] = bench_bi(ctx, args.bi_runs, args.seed)
+    if args.skip_latency:
+        result["latency"] = {"skipped": True}
+    else:
+        marts = [a for a in _transform_assets(result["full_pipeline"]) if a.startswith("marts/")]
+        try:
+            result["latency"] = bench_latency(ctx, marts)
+        except BenchTimeout as exc:  # bounded: say so, keep every other figure
+            say(f"  latency: {exc}")
+            result["latency"] = {"error": str(exc)}
     result["load_average_end"] = os.getloadavg()
     result["seconds"] = time.monotonic() - began
     shutil.rmtree(ctx.work / "copy", ignore_errors=True)
@@ -176,6 +227,21 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run only the full pipeline (smoke test; the incremental ratio is not measured)",
     )
+    parser.add_argument(
+        "--skip-latency",
+        action="store_true",
+        help="do not measure landing → mart latency through the daemon",
+    )
+    parser.add_argument(
+        "--lean",
+        action="store_true",
+        help=f"skip the ingestion what-if micro-benchmarks (always at scale ≥ {LEAN_FROM_SCALE:g})",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="do not keep the other scales of an existing benchmarks.json in --out",
+    )
     parser.add_argument("--command", help="the command line to record in the report")
     parser.add_argument(
         "--render",
@@ -202,11 +268,16 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.out) if args.out else PROJECT_ROOT / "docs"
     out_dir.mkdir(parents=True, exist_ok=True)
     command = args.command or " ".join(["python -m bench", *(argv or sys.argv[1:])])
+    args.command_line = command
+    args.git_commit = git_commit(PROJECT_ROOT)
     try:
         report = run_bench(args, scales, command)
     except BenchTimeout as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 3
+    previous = out_dir / "benchmarks.json"
+    if not args.fresh and previous.exists():
+        report = merge_reports(json.loads(previous.read_text()), report)
     # typeset from exactly what is stored, so --render of the JSON gives the same Markdown
     text = json.dumps(report, indent=2, default=str)
     (out_dir / "benchmarks.json").write_text(text, encoding="utf-8")
@@ -228,6 +299,7 @@ def run_bench(args: argparse.Namespace, scales: list[float], command: str) -> di
         "command": command,
         "started_at": started.strftime("%Y-%m-%d %H:%M"),
         "machine": machine_info(server_url),
+        "git_commit": args.git_commit,
         "load_average_start": os.getloadavg(),
         "targets_definition": TARGETS,
         "scales": [],
@@ -247,12 +319,49 @@ def run_bench(args: argparse.Namespace, scales: list[float], command: str) -> di
     return report
 
 
+def merge_reports(previous: dict, current: dict) -> dict:
+    """``current`` plus the scales of ``previous`` it did not run, in scale order.
+
+    A kept scale carries its own ``run`` (date, commit, command); one stored before
+    per-scale runs were recorded gets the previous report's date and command.
+    """
+    ran = {s["scale"] for s in current["scales"]}
+    kept = []
+    for s in previous.get("scales", []):
+        if s["scale"] in ran:
+            continue
+        s.setdefault(
+            "run",
+            {
+                "started_at": previous.get("started_at", "?"),
+                "git_commit": previous.get("git_commit", "unknown"),
+                "command": previous.get("command", "?"),
+            },
+        )
+        kept.append(s)
+    if not kept:
+        return current
+    merged = dict(current)
+    merged["scales"] = sorted([*kept, *current["scales"]], key=lambda s: s["scale"])
+    merged["kept_scales"] = sorted(s["scale"] for s in kept)
+    merged["targets"] = evaluate_targets(merged["scales"])
+    merged["notes"] = failure_notes(merged["scales"])
+    return merged
+
+
+PIPELINE_RUNS = ("full_pipeline", "nochange_pipeline", "incremental_pipeline")
+
+
 def failure_notes(scales: list[dict]) -> list[str]:
-    """A note per pipeline run that failed or had failed checks."""
+    """A note per pipeline run that failed or had failed checks, and per latency error."""
     notes = []
     for s in scales:
-        for job in ("full_pipeline", "incremental_pipeline"):
-            run = s[job]
+        if (s.get("latency") or {}).get("error"):
+            notes.append(f"scale {s['scale']:g} latency: {s['latency']['error']}")
+        for job in PIPELINE_RUNS:
+            run = s.get(job)
+            if run is None:
+                continue
             if run.get("skipped"):
                 continue
             if not run["success"] or run.get("checks_failed"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import subprocess
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -119,6 +120,37 @@ def machine_info(server_url: str) -> dict:
         "postgres_settings": settings,
         "server": make_url(server_url).set(database=None).render_as_string(hide_password=True),
     }
+
+
+def git_commit(root: Path) -> str:
+    """Short sha of HEAD, ``+dirty`` when tracked files differ (the bench's own outputs,
+    docs/benchmarks.md/.json, which every run rewrites, do not count)."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout.splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    dirty = [line for line in status if not line[3:].startswith("docs/benchmarks.")]
+    return sha + ("+dirty" if dirty else "")
+
+
+def database_size(server_url: str, name: str) -> int:
+    with psycopg.connect(server_url) as conn:
+        return conn.execute("select pg_database_size(%s)", (name,)).fetchone()[0]
 
 
 # --- per-scale context -----------------------------------------------------------------

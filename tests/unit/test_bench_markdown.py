@@ -354,3 +354,180 @@ def test_docs_benchmarks_md_is_the_rendering_of_docs_benchmarks_json():
     assert render_markdown(report) == (docs / "benchmarks.md").read_text(), (
         "docs/benchmarks.md is stale: python -m bench --render docs/benchmarks.json"
     )
+
+
+# --- the refresh figures: no-change, 1 % floor, latency, per-scale merge -----------------
+
+
+def _refresh(scale: float, *, nochange_s: float = 8.0, latency_s: float = 45.0) -> dict:
+    """_scale plus the figures of the change-driven refresh (chosen to check by hand)."""
+    s = _scale(scale)
+    s["run"] = {"started_at": "2026-01-02 03:04", "git_commit": "abc1234", "command": "make bench"}
+    s["nochange_pipeline"] = _run(
+        nochange_s,
+        nochange_s - 2,
+        {"ingest": 3.0, "dagster (ingest run)": 4.5, "plan": 0.5},
+        300,
+        0,
+    )
+    s["nochange_pipeline"].update(materialized=0, plan="nothing to build: every model is newer")
+    incr = s["incremental_pipeline"]
+    incr["phases"].update(
+        {"dagster (ingest run)": 3.0, "plan": 0.5, "dagster (transform run)": 20.0}
+    )
+    incr.update(materialized=12, plan="10 assets, 40 checks to run: a, b")
+    # wall 30, job 25: process 5; runs 23 + plan 0.5 → entry 1.5; steps 21 → Dagster 2
+    incr["overhead"] = {
+        "process_seconds": 5.0,
+        "entry_seconds": 1.5,
+        "plan_seconds": 0.5,
+        "dagster_seconds": 2.0,
+        "steps_seconds": 21.0,
+        "dbt_step_seconds": 15.0,
+        "dbt_startup_seconds": 4.0,
+        "dbt_outside_nodes_seconds": 5.0,
+        "dbt_nodes": 50,
+        "dbt_per_node_overhead_seconds": 0.1,
+        "dbt_sql_seconds": 5.0,
+        "dbt_node_window_seconds": 10.0,
+        "dbt_threads": 2,
+    }
+    incr["dbt"]["timing"] = {
+        "node_seconds": 10.0,
+        "biggest_models": [{"node": "model.p.fct_big", "sql_seconds": 2.5}],
+    }
+    s["transform_assets_total"] = 40
+    s["warehouse_bytes"] = 300 * MB
+    s["source_bytes"] = 200 * MB
+    s["latency"] = {
+        "file": "ad_metrics_2026-10-02.csv",
+        "file_rows": 30,
+        "seconds": latency_s,
+        "timeline": {
+            "ingest run enqueued (landing sensor tick)": 5.0,
+            "ingest run started": 6.0,
+            "ingest run finished": 15.0,
+            "transform run enqueued (transform_on_change tick)": 18.0,
+            "transform run started": 22.0,
+            "serving/bi_access materialized": latency_s,
+        },
+        "transform_materialized": ["marts/m1", "serving/bi_access", "staging/s1"],
+        "marts_rebuilt": ["marts/m1"],
+        "marts_total": 3,
+        "marts_not_rebuilt": ["marts/m2", "marts/m3"],
+        "sensors_start_seconds": 9.0,
+        "daemon_start_seconds": 4.0,
+        "settle_seconds": 20.0,
+        "daemon_log": "daemon.log",
+    }
+    return s
+
+
+def test_refresh_targets_at_scale_1():
+    status = {t["key"]: (t["value"], t["status"]) for t in evaluate_targets([_refresh(1.0)])}
+    assert status["nochange_s1_seconds"] == ("8.0 s", "pass")
+    assert status["latency_s1_seconds"] == ("45.0 s", "pass")
+    assert status["scale10_measured"] == ("scale 10 not run", "not measured")
+    slow = _refresh(1.0, nochange_s=10.01, latency_s=60.5)
+    status = {t["key"]: (t["value"], t["status"]) for t in evaluate_targets([slow])}
+    assert status["nochange_s1_seconds"] == ("10.0 s", "miss")
+    assert status["latency_s1_seconds"] == ("60.5 s", "miss")
+    failed = _refresh(1.0)
+    failed["latency"] = {"error": "latency: no serving/bi_access materialization within 660 s"}
+    status = {t["key"]: t["status"] for t in evaluate_targets([failed])}
+    assert status["latency_s1_seconds"] == "miss"
+    # only a smaller scale: the scale-1 targets are not measured, never passed
+    status = {t["key"]: t["status"] for t in evaluate_targets([_refresh(0.1)])}
+    assert status["nochange_s1_seconds"] == status["latency_s1_seconds"] == "not measured"
+
+
+def test_ratio_is_judged_at_scale_1_and_rss_over_every_run_at_scale_10():
+    s1, s10 = _refresh(1.0), _refresh(10.0)
+    s10["incremental_over_full"] = 0.05
+    s10["nochange_pipeline"]["peak_rss_main_bytes"] = 450 * MB  # the highest of scale 10
+    targets = {t["key"]: t for t in evaluate_targets([s1, s10])}
+    assert (
+        targets["incremental_over_full"]["scale"],
+        targets["incremental_over_full"]["value"],
+    ) == (
+        1.0,
+        "0.30",
+    )
+    assert targets["peak_rss_bytes"]["value"] == "s1: 400 MB, s10: 450 MB (×1.12)"
+    assert targets["scale10_measured"]["value"] == "full 100 s, 1 % refresh 30 s"
+    assert targets["scale10_measured"]["status"] == "pass"
+
+
+def test_refresh_rows_and_sections():
+    report = _report(_refresh(1.0))
+    report["git_commit"] = "abc1234+dirty"
+    text = render_markdown(report)
+    table = _table(summary_table(report["scales"]))
+    assert table["run: date (UTC), commit"] == ["2026-01-02 03:04, abc1234"]
+    assert table["no-change pipeline wall s"] == ["8.0"]
+    assert table["no-change: materialized / plan"] == ["0 / nothing to build"]
+    assert table["incremental: materialized / plan"] == ["12 / 10 assets, 40 checks to run"]
+    assert table["incremental: dagster (transform run) s"] == ["20.0"]
+    assert table["incremental: fixed s (process, entry, Dagster, dbt outside nodes)"] == [
+        "5.0 / 1.5 / 2.0 / 5.0"
+    ]
+    assert table["incremental: dbt nodes, per-node overhead ms, SQL s"] == ["50, 100, 5.0"]
+    assert table["landing → serving/bi_access s (daemon)"] == ["45.0"]
+    assert table["latency: ingest start / done / transform start"] == ["6.0 / 15.0 / 22.0"]
+    assert table["latency: marts rebuilt (of all)"] == ["1 of 3"]
+    assert table["warehouse / source database MB"] == ["300 / 200"]
+    assert "- git commit: abc1234+dirty" in text
+    # fixed: 5 + 1.5 + 0.5 + 2 + 5 + window 10 × (1 − 5/10) = 19 s of the full run's 100 s
+    assert "Fixed overhead, independent of the rows changed, is about 19.0 s" in text
+    assert "alone 0.19 of the full run's 100.0 s — the measured floor" in text
+    assert "The plan selected 10 of the 40 transform assets (25%)." in text
+    assert "`fct_big` 2.5 s" in text
+    assert "sources unchanged, took 8.0 s wall and materialized 0 assets" in text
+    assert "`serving/bi_access` was materialized 45.0 s later" in text
+    assert "1 of the 3 marts: `m1` (2 marts not rebuilt)" in text
+    # sensors 5 + (18 − 15); queue and launch (6 − 5) + (22 − 18); work (15 − 6) + (45 − 22)
+    assert (
+        "Of the 45.0 s: waiting for sensor ticks 8.0 s (the landing tick 5.0 s, the transform "
+        "tick 3.0 s after the ingest ended; 10 s intervals), queue and launch 5.0 s"
+    ) in text
+    assert "work 32.0 s (the ingest run 9.0 s, the transform run up to bi_access 23.0 s)" in text
+    assert "### No-change refresh" in text and "### No-change refresh (missed)" not in text
+
+
+def test_merge_keeps_other_scales_with_their_own_run():
+    from bench.measure import merge_reports
+
+    old = _report(_refresh(0.1), _scale(10.0))  # scale 10 stored before per-scale runs
+    old["started_at"], old["command"] = "2026-01-01 00:00", "make bench SCALES=10"
+    assert "run" not in old["scales"][1]
+    new = _report(_refresh(1.0))
+    merged = merge_reports(old, new)
+    assert [s["scale"] for s in merged["scales"]] == [0.1, 1.0, 10.0]
+    assert merged["kept_scales"] == [0.1, 10.0]
+    assert merged["scales"][2]["run"] == {
+        "started_at": "2026-01-01 00:00",
+        "git_commit": "unknown",
+        "command": "make bench SCALES=10",
+    }
+    assert merged["targets"] == evaluate_targets(merged["scales"])
+    lines = _lines(merged)
+    assert (
+        "- scale 10 kept from an earlier run: 2026-01-01 00:00 (UTC), commit unknown, "
+        "`make bench SCALES=10`"
+    ) in lines
+    # a rerun of a scale replaces it
+    again = merge_reports(merged, _report(_refresh(0.1, nochange_s=3.0)))
+    assert [s["scale"] for s in again["scales"]] == [0.1, 1.0, 10.0]
+    assert again["scales"][0]["nochange_pipeline"]["process_wall_seconds"] == 3.0
+
+
+def test_a_lean_scale_says_what_it_skipped():
+    s = _refresh(10.0)
+    s["lean"] = True
+    del s["ingestion"]["to_sql"]
+    for key in ("psql_copy_2streams_seconds", "python_copy_out_drain_seconds"):
+        del s["ingestion"]["total"][key]
+    text = render_markdown(_report(_refresh(1.0), s))
+    assert "Lean at scale 10: the ingestion what-if micro-benchmarks" in text
+    assert "were skipped at this scale (lean run)" in text
+    assert _table(summary_table([s]))["pandas to_sql rows/s (default / multi)"] == ["–"]
