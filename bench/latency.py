@@ -1,5 +1,6 @@
 """Landing → mart latency through the real daemon: one export file lands, how long until
-``serving/bi_access`` is materialized by the ``transform`` run the sensors started.
+``serving/bi_access`` is materialized by the run the landing sensor started (one
+``refresh`` run: the feed, what depends on it, and serving).
 
 1. the bench world's Dagster env, exactly as ``orchestration.run`` exports it
    (:func:`orchestration.instance.prepare_dagster_home` of the world's settings);
@@ -40,6 +41,7 @@ from crownsync.settings import PROJECT_ROOT
 BIN = Path(sys.executable).parent
 SENSORS = ("landing_dir_sensor", "transform_on_change")
 BI_ACCESS = ["serving", "bi_access"]
+BUILDING_JOBS = ("refresh", "transform")  # runs that publish serving/bi_access
 IN_FLIGHT = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING")
 # DagsterEventType values of the run lifecycle (legacy names)
 RUN_EVENTS = {
@@ -288,7 +290,9 @@ def bench_latency(ctx: Scale, all_marts: list[str], timeout: float | None = None
         say(f"  landed {path.name} ({rows} rows) at t0; waiting for serving/bi_access")
 
         def published() -> bool:
-            transforms = {r["run_id"] for r in storage.runs_after(mark) if r["job"] == "transform"}
+            transforms = {
+                r["run_id"] for r in storage.runs_after(mark) if r["job"] in BUILDING_JOBS
+            }
             return any(
                 m["asset"] == "serving/bi_access" and m["run_id"] in transforms
                 for m in storage.materializations_after(mark)
@@ -319,8 +323,10 @@ def _latency_result(
     all_marts: list[str],
     log: Path,
 ) -> dict:
-    ingest = next((r for r in runs if r["job"] == "ingest"), {})
-    transform = next((r for r in runs if r["job"] == "transform"), {})
+    # the landing sensor's one `refresh` run ingests and builds; older versions used an
+    # `ingest` run followed by a `transform` run
+    ingest = next((r for r in runs if r["job"] in ("refresh", "ingest")), {})
+    transform = next((r for r in runs if r["job"] in BUILDING_JOBS), {})
     in_transform = [m for m in mats if m["run_id"] == transform.get("run_id")]
     marts = sorted({m["asset"] for m in in_transform if m["asset"].startswith("marts/")})
     raw = next((m for m in mats if m["asset"] == "raw/ad_metrics"), None)
@@ -342,7 +348,10 @@ def _latency_result(
         "serving/bi_access materialized": since(bi["at"] if bi else t_done),
         "transform run finished": since(transform.get("finished")),
     }
+    from orchestration.defs.automation.sensors import LANDING_INTERVAL_S
+
     out = {
+        "landing_interval_s": LANDING_INTERVAL_S,
         "file": path.name,
         "file_rows": rows,
         "seconds": timeline["serving/bi_access materialized"],

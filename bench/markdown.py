@@ -466,7 +466,17 @@ def _latency(s: dict) -> str:
         "transform run started",
         "serving/bi_access materialized",
     )
-    if all(tl.get(k) is not None for k in keys):
+    single = any(r.get("job") == "refresh" for r in lat.get("runs", []))
+    if single and all(tl.get(k) is not None for k in (keys[0], keys[1], keys[5])):
+        ie, ist, bi = tl[keys[0]], tl[keys[1]], tl[keys[5]]
+        parts = (
+            f" Of the {bi:.1f} s: waiting for the landing sensor's tick {ie:.1f} s "
+            f"({lat.get('landing_interval_s', '?')} s interval), queue and launch {ist - ie:.1f} s (queued run "
+            f"coordinator, a run worker process loading the code location), work "
+            f"{bi - ist:.1f} s (one refresh run: the feed's ingest, the dbt models below it, "
+            f"their checks, serving)."
+        )
+    elif all(tl.get(k) is not None for k in keys):
         ie, ist, ifin, te, tst, bi = (tl[k] for k in keys)
         parts = (
             f" Of the {bi:.1f} s: waiting for sensor ticks {ie + (te - ifin):.1f} s (the "
@@ -479,10 +489,10 @@ def _latency(s: dict) -> str:
     return (
         f"Scale {s['scale']:g}: `{lat['file']}` ({lat['file_rows']} rows, new days for "
         f"existing campaigns) was renamed into the landing folder with `dagster-daemon` "
-        f"running and the sensors `landing_dir_sensor` and `transform_on_change` on (10 s "
-        f"intervals; queued run coordinator, one run at a time). `serving/bi_access` was "
+        f"running and the sensors `landing_dir_sensor` and `transform_on_change` on "
+        f"(queued run coordinator, one run at a time). `serving/bi_access` was "
         f"materialized {lat['seconds']:.1f} s later. Timeline from the landing: {steps}. "
-        f"The transform run built {len(lat['transform_materialized'])} assets, of them "
+        f"The run that published built {len(lat['transform_materialized'])} assets, of them "
         f"{len(lat['marts_rebuilt'])} of the {lat['marts_total']} marts: {rebuilt} "
         f"({len(lat['marts_not_rebuilt'])} marts not rebuilt).{parts} Around the measurement: the "
         f"sensors started in {lat['sensors_start_seconds']:.1f} s, the daemon heartbeat "

@@ -3,6 +3,7 @@ descendants are built, only the rebuilt assets' checks run, and the sensor asks 
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import dagster as dg
@@ -241,3 +242,61 @@ def test_a_moved_send_reports_both_campaigns_and_the_refresh_stays_exact(built, 
                 (campaign,),
             ).fetchone()[0]
             assert built_sends == expected, campaign
+
+
+def test_a_landed_restatement_is_published_by_one_sensor_run(built, defs, instance):
+    """landing_dir_sensor → one refresh run: the feed, what depends on it, their checks."""
+    import csv
+    import io
+
+    from orchestration.defs.automation.sensors import landing_dir_sensor
+    from orchestration.defs.resources import WarehouseResource
+
+    folder = built.landing_dir / "ad_metrics"
+    original = sorted(p for p in folder.iterdir() if p.suffix == ".csv")[0]
+    rows = list(csv.DictReader(io.StringIO(original.read_text(encoding="utf-8"))))
+    spend = next(r for r in rows if r["metric_type"] == "ad_spend")
+    restated = {**spend, "value": f"{float(spend['value']) + 100:.2f}"}
+    with (folder / "ad_metrics_restated.csv").open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerow(restated)
+
+    resource = WarehouseResource(
+        landing_dir=str(built.landing_dir), database_url=built.warehouse_url
+    )
+    from orchestration.defs.automation.sensors import _file_ids
+
+    seen = _file_ids(resource)  # the sensor has seen every file but the new one
+    seen.pop("ad_metrics/ad_metrics_restated.csv")
+    context = dg.build_sensor_context(
+        cursor=json.dumps(seen),
+        resources={"warehouse": resource},
+        repository_def=defs.get_repository_def(),
+    )
+    request = landing_dir_sensor(context)
+    assert isinstance(request, dg.RunRequest) and request.job_name == "refresh"
+    assert dg.AssetKey(["raw", "ad_metrics"]) in request.asset_selection
+    assert dg.AssetKey(["raw", "orders"]) not in request.asset_selection
+    result = _run(
+        defs,
+        instance,
+        "refresh",
+        request.asset_selection,
+        request.asset_check_keys,
+        request.run_config,
+    )
+    assert result.success
+    materialized = _materialized(result)
+    assert dg.AssetKey(["raw", "ad_metrics"]) in materialized
+    assert {dg.AssetKey(["marts", "campaign_performance"]), BI_ACCESS} <= materialized
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert evaluations["ad_spend_reconciles_with_raw"].passed
+    with psycopg.connect(built.warehouse_url) as conn:
+        current = conn.execute(
+            "select value from raw.ad_metrics where _is_current and campaign_id = %s "
+            "and date = %s and platform = %s and metric_type = 'ad_spend'",
+            (spend["campaign_id"], spend["date"], spend["platform"]),
+        ).fetchone()[0]
+    assert float(current) == float(restated["value"])
+    assert _plan(defs, instance).empty  # the one run built everything it made stale

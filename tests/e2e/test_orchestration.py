@@ -196,7 +196,11 @@ def test_landing_dir_sensor_requests_runs_for_new_files_only(world, defs, tmp_pa
     resource = WarehouseResource(landing_dir=str(landing), database_url=world.warehouse_url)
 
     def tick(cursor):
-        context = dg.build_sensor_context(cursor=cursor, resources={"warehouse": resource})
+        context = dg.build_sensor_context(
+            cursor=cursor,
+            resources={"warehouse": resource},
+            repository_def=defs.get_repository_def(),
+        )
         return landing_dir_sensor(context), context.cursor
 
     result, cursor = tick(None)
@@ -205,7 +209,15 @@ def test_landing_dir_sensor_requests_runs_for_new_files_only(world, defs, tmp_pa
     (landing / "orders" / "notes.txt").write_text("ignored")
     result, cursor = tick(cursor)
     assert isinstance(result, dg.RunRequest) and result.tags["crownsync/new_files"] == "1"
-    assert result.asset_selection == [dg.AssetKey(["raw", "orders"])]  # only the feed with files
+    # one run: only the feed with files, and what depends on it, with their checks
+    graph = defs.resolve_asset_graph()
+    below = dg.AssetSelection.assets(dg.AssetKey(["raw", "orders"])).downstream().resolve(graph)
+    assert set(result.asset_selection) == below and result.job_name == "refresh"
+    assert dg.AssetKey(["raw", "ad_metrics"]) not in below
+    assert CAMPAIGN_PERFORMANCE in below and BI_ACCESS in below
+    checked = {c.asset_key for c in result.asset_check_keys}
+    assert dg.AssetKey(["raw", "orders"]) in checked and CAMPAIGN_PERFORMANCE in checked
+    assert not any(c.name == "freshness_check" for c in result.asset_check_keys)
     assert json.loads(cursor).keys() == {"orders/a.csv"}
     first_key = result.run_key
     # already seen: nothing; a restart with the persisted cursor: nothing either
@@ -216,7 +228,7 @@ def test_landing_dir_sensor_requests_runs_for_new_files_only(world, defs, tmp_pa
     assert isinstance(result, dg.RunRequest) and result.tags["crownsync/new_files"] == "1"
     assert result.run_key != first_key
     assert set(json.loads(cursor)) == {"orders/a.csv", "orders/b.jsonl"}
-    assert defs.resolve_sensor_def("landing_dir_sensor").job_name == "ingest"
+    assert [j.name for j in defs.resolve_sensor_def("landing_dir_sensor").jobs] == ["refresh"]
 
 
 def test_transient_errors_retry_permanent_ones_fail_clearly():

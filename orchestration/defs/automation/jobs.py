@@ -57,3 +57,11 @@ transform_job = dg.define_asset_job(
     "assets only (downstream of raw tables that changed); launched whole, it rebuilds "
     "everything below raw.",
 )
+
+refresh_job = dg.define_asset_job(
+    "refresh",
+    selection=dg.AssetSelection.all(),
+    description="Ingest and transform in one run, launched with a selection: the landing "
+    "sensor's new export files and what depends on them. Unchanged feeds do not "
+    "materialize, and what is below them is skipped.",
+)

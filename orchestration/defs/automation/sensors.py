@@ -1,10 +1,12 @@
 """Sensors: new export files start an ingest of their feeds; changed raw tables start a
 transform of what depends on them.
 
-``landing_dir_sensor``: the cursor (persisted by Dagster in its storage) is the set of files
+``landing_dir_sensor``: one ``refresh`` run per batch of new files: the feeds that have
+them, and everything downstream, with their checks (one launch, so a file is published
+quickly). The cursor (persisted by Dagster in its storage) is the set of files
 already seen, each as ``<export>/<name>`` with its size and modification time, so a restart
 neither reloads nor skips files. The ingestion itself is exactly-once anyway (the ledger
-raw._files). The run ingests only the feeds that have new files.
+raw._files).
 
 ``transform_on_change``: when a raw asset materialized since the sensor last looked (any
 run: the schedule's, the landing sensor's, one started in the UI), it launches the
@@ -19,7 +21,13 @@ import dagster as dg
 
 from ingestion.api import EXPORTS
 from ingestion.platform_exports.load import SUPPORTED_SUFFIXES, discover
-from orchestration.defs.automation.jobs import RAW_KEYS, ingest_job, transform_job
+from orchestration.defs.automation.jobs import (
+    DBT_OP,
+    RAW_KEYS,
+    ingest_job,
+    refresh_job,
+    transform_job,
+)
 from orchestration.defs.automation.refresh import plan_for_repository, report_current
 from orchestration.defs.ingestion.assets import raw_key
 from orchestration.defs.quality.checks import FRESHNESS_MARTS
@@ -31,7 +39,8 @@ IN_FLIGHT = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
-LANDING_INTERVAL_S = 10
+DBT_WITHOUT_UNIT_TESTS = {"ops": {DBT_OP: {"config": {"unit_tests": False}}}}
+LANDING_INTERVAL_S = 5
 TRANSFORM_INTERVAL_S = 10
 
 
@@ -46,10 +55,11 @@ def _file_ids(warehouse: WarehouseResource) -> dict[str, str]:
 
 @dg.sensor(
     name="landing_dir_sensor",
-    job=ingest_job,
+    jobs=[refresh_job],
     minimum_interval_seconds=LANDING_INTERVAL_S,
     default_status=dg.DefaultSensorStatus.STOPPED,
-    description="Starts an ingest of the feeds that have new files in LANDING_DIR/<export>/.",
+    description="New files in LANDING_DIR/<export>/: one run that ingests those feeds and "
+    "rebuilds and checks what depends on them.",
 )
 def landing_dir_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
@@ -60,10 +70,34 @@ def landing_dir_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse
     context.update_cursor(json.dumps({**seen, **current}, sort_keys=True))
     run_key = hashlib.sha256("\n".join(f"{n}={current[n]}" for n in new).encode()).hexdigest()[:32]
     feeds = sorted({name.split("/", 1)[0] for name in new})
+    assets, checks = feed_selection(context.repository_def.asset_graph, feeds)
     return dg.RunRequest(
         run_key=run_key,
-        asset_selection=[raw_key(feed) for feed in feeds],
+        job_name=refresh_job.name,
+        asset_selection=assets,
+        asset_check_keys=checks,
+        run_config=DBT_WITHOUT_UNIT_TESTS if any(a.path[0] != "raw" for a in assets) else {},
         tags={"crownsync/new_files": str(len(new)), "crownsync/feeds": ",".join(feeds)},
+    )
+
+
+def feed_selection(asset_graph, feeds: list[str]) -> tuple[list, list]:
+    """The feeds' raw assets, everything downstream of them, and the checks of those.
+
+    One run does it all, with one launch: when a feed's files change nothing (duplicates),
+    its raw asset does not materialize and what is below it is skipped. If another feed of
+    the same run did change, ``transform_on_change`` builds what that skip left stale.
+    """
+    from orchestration.defs.automation.refresh import SCHEDULED_CHECKS, dbt_check_inputs
+
+    keys = dg.AssetSelection.assets(*[raw_key(f) for f in feeds]).downstream().resolve(asset_graph)
+    checks = {
+        c for k in keys for c in asset_graph.get(k).check_keys if c.name not in SCHEDULED_CHECKS
+    }
+    checks |= {c for c, reads in dbt_check_inputs().items() if reads & keys}
+    return (
+        sorted(keys, key=lambda k: k.path),
+        sorted(checks, key=lambda c: (c.asset_key.path, c.name)),
     )
 
 
@@ -76,13 +110,20 @@ def landing_dir_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse
 )
 def transform_on_change(context: dg.SensorEvaluationContext):
     instance = context.instance
-    busy = instance.get_run_records(
-        dg.RunsFilter(job_name=ingest_job.name, statuses=IN_FLIGHT), limit=1
-    ) or instance.get_run_records(
-        dg.RunsFilter(job_name="full_refresh", statuses=IN_FLIGHT), limit=1
+    busy = next(
+        (
+            records[0]
+            for job in (ingest_job.name, refresh_job.name, "full_refresh")
+            if (
+                records := instance.get_run_records(
+                    dg.RunsFilter(job_name=job, statuses=IN_FLIGHT), limit=1
+                )
+            )
+        ),
+        None,
     )
     if busy:  # plan once the ingest has finished: one transform for all it changed
-        return dg.SkipReason(f"waiting for run {busy[0].dagster_run.run_id} to finish")
+        return dg.SkipReason(f"waiting for run {busy.dagster_run.run_id} to finish")
     cursor = _cursor(context.cursor)
     latest = instance.event_log_storage.get_latest_materialization_storage_ids(RAW_KEYS)
     high = max((v for v in latest.values() if v), default=0)
