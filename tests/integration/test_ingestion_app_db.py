@@ -265,3 +265,47 @@ def test_two_concurrent_runs_do_not_corrupt(make_database, tmp_path):
     )
     # each table inserted exactly once in total; the other run found nothing new
     assert loads == [("email_sends", 50_000, 2), ("retailers", 10, 2)]
+
+
+def test_every_run_delete_checks_skip_the_key_copy_only_when_no_row_can_have_vanished(
+    source_and_warehouse,
+):
+    source, warehouse = source_and_warehouse
+    new_brand = (
+        "insert into brands (brand_id, brand_name, is_active, created_at, updated_at) "
+        "values (%s, %s, true, now(), now())"
+    )
+    ids = [f"00000000-0000-4000-8000-0000000009{n:02d}" for n in range(3)]
+    with psycopg.connect(source, autocommit=True) as conn:
+        conn.execute(new_brand, (ids[0], "Maison Probe"))
+        conn.execute(new_brand, (ids[1], "Atelier Probe"))
+    ingest_app_table("brands", warehouse_url=warehouse, source_url=source)
+    live = "select count(*) from raw.brands where _deleted_at is null"
+    total = count(warehouse, live)
+
+    # nothing changed: counts agree, no key copy, nothing marked
+    same = ingest_app_table("brands", warehouse_url=warehouse, source_url=source)
+    assert same.deletes_checked and same.rows_deleted == 0
+
+    # a plain delete: the source is smaller, the keys are compared, the row is marked
+    with psycopg.connect(source, autocommit=True) as conn:
+        conn.execute("delete from brands where brand_id = %s", (ids[0],))
+    gone = ingest_app_table("brands", warehouse_url=warehouse, source_url=source)
+    assert (gone.rows_inserted, gone.rows_deleted) == (0, 1)
+    assert count(warehouse, live) == total - 1
+
+    # a delete hidden by an insert (same count): the insert forces the key comparison
+    with psycopg.connect(source, autocommit=True) as conn:
+        conn.execute("delete from brands where brand_id = %s", (ids[1],))
+        conn.execute(new_brand, (ids[2], "Manufacture Probe"))
+    swapped = ingest_app_table("brands", warehouse_url=warehouse, source_url=source)
+    assert (swapped.rows_inserted, swapped.rows_deleted) == (1, 1)
+    assert count(warehouse, live) == total - 1
+    assert (
+        count(
+            warehouse,
+            "select count(*) from raw.brands where brand_id = %s and _deleted_at is not null",
+            (ids[1],),
+        )
+        == 1
+    )
