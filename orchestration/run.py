@@ -177,28 +177,36 @@ def refresh(job_name: str, log_level: str = "INFO") -> RunOutcome:
 
 
 def layer_rows(warehouse_url: str) -> dict[str, tuple[int, int]]:
-    """Per schema: (relations, rows). Exact counts: fine at demo scale, seconds at scale 1."""
+    """Per schema: (relations, rows of its tables). Rows come from the planner statistics
+    (``pg_class.reltuples``, kept by ANALYZE and autovacuum: close, not exact), so the
+    summary costs milliseconds at any scale; a table never analyzed is counted exactly.
+    Views hold no rows of their own (staging): they count as relations only."""
     counts: dict[str, tuple[int, int]] = {}
     from psycopg import sql
 
     with psycopg.connect(warehouse_url) as conn:
         for schema in LAYERS:
-            names = [
-                r[0]
-                for r in conn.execute(
-                    "select table_name from information_schema.tables where table_schema = %s "
-                    "and table_name not like '\\_%%' order by 1",
-                    (schema,),
-                )
-            ]
+            relations = conn.execute(
+                """
+                select c.relname, c.relkind, c.reltuples
+                  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                 where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm')
+                   and c.relname not like '\_%%'
+                """,
+                (schema,),
+            ).fetchall()
             total = 0
-            for name in names:
-                total += conn.execute(
-                    sql.SQL("select count(*) from {}.{}").format(
-                        sql.Identifier(schema), sql.Identifier(name)
-                    )
-                ).fetchone()[0]
-            counts[schema] = (len(names), total)
+            for name, kind, estimate in relations:
+                if kind == "v":
+                    continue
+                if estimate < 0:  # never analyzed
+                    estimate = conn.execute(
+                        sql.SQL("select count(*) from {}.{}").format(
+                            sql.Identifier(schema), sql.Identifier(name)
+                        )
+                    ).fetchone()[0]
+                total += int(estimate)
+            counts[schema] = (len(relations), total)
     return counts
 
 
@@ -360,9 +368,10 @@ def _print_summary(settings, outcome, timings, total, log_path) -> None:
         if phase in timings:
             print(f"  {phase:<14} {timings[phase]:7.1f}")
     print(f"  {'total (wall)':<14} {total:7.1f}")
-    print("  layer          relations        rows")
+    print("  layer          relations   rows (≈, tables)")
     for schema, (relations, count) in rows.items():
-        print(f"  {schema:<14} {relations:9d} {count:11,d}")
+        shown = f"{count:11,d}" if count or schema != "staging" else "    (views)"
+        print(f"  {schema:<14} {relations:9d} {shown}")
     print(
         f"  checks         {len(outcome.checks_passed)} passed, {len(outcome.checks_failed)} failed, "
         f"{len(outcome.checks_warned)} warnings"
