@@ -107,7 +107,6 @@ class _IngestProgress(logging.Handler):
         self.console = console
         self.tables = 0
         self.rows = 0
-        self.began = time.monotonic()
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
@@ -115,9 +114,8 @@ class _IngestProgress(logging.Handler):
         if match:
             self.tables += 1
             self.rows += int(match.group(2).replace(",", ""))
-            rate = self.rows / max(time.monotonic() - self.began, 1e-6)
             self.console.progress(
-                f"ingest: {self.tables} tables, {self.rows:,} rows read ({rate:,.0f} rows/s), "
+                f"ingest: {self.tables} app tables checked, {self.rows:,} rows read, "
                 f"last {match.group(1)}"
             )
 
