@@ -28,6 +28,7 @@ from psycopg import sql
 
 from crownsync.settings import PROJECT_ROOT
 from tests.conftest import _with_database
+from tests.processes import free_port
 
 RESULTS_FILE = PROJECT_ROOT / ".warehouse" / "drills" / "drill-results.json"
 SUBPROCESS_TIMEOUT = 120  # seconds any drill subprocess may run
@@ -458,14 +459,6 @@ class DedicatedServer:
         return time.monotonic() - began
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def dedicated_server() -> Iterator[DedicatedServer]:
     """An embedded server of its own (restarted by drills), stopped and deleted at the end."""
@@ -477,7 +470,7 @@ def dedicated_server() -> Iterator[DedicatedServer]:
 
     from crownsync.warehouse import embedded
 
-    port = _free_port()
+    port = free_port()
     data_dir = PROJECT_ROOT / ".warehouse" / f"drill-pgdata-{port}"
     embedded.start(data_dir, port)
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -14,7 +13,7 @@ import psycopg
 import pytest
 
 from crownsync.settings import PROJECT_ROOT
-from tests.processes import started, wait_until
+from tests.processes import free_port, started, wait_until
 
 UI_START_SECONDS = 240
 RUN_SECONDS = 300
@@ -24,12 +23,6 @@ RUN_SECONDS = 300
 # against whichever test runs first, and the run through GraphQL took 68–115 s. Every test here
 # gets room for both (≈ 4.5×), whichever is selected first.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
@@ -46,7 +39,7 @@ def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
 
 @pytest.fixture(scope="module")
 def ui(world, tmp_path_factory):
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("ui") / "ui.log"
     with started(
         [sys.executable, "-m", "orchestration.ui", "--port", str(port)],

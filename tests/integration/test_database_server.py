@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import sys
 import uuid
@@ -18,14 +17,9 @@ from crownsync.settings import PROJECT_ROOT
 from crownsync.warehouse import embedded
 from crownsync.warehouse.credentials import read_superuser_password, superuser_password_file
 from tests.fixtures.tiny_source import build_tiny_source
+from tests.processes import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -38,7 +32,7 @@ def scratch_dir():
 
 
 def test_embedded_server_listens_on_tcp_and_keeps_data_across_restart(scratch_dir):
-    data_dir, port = scratch_dir / "pgdata", _free_port()
+    data_dir, port = scratch_dir / "pgdata", free_port()
     env = {**os.environ, "WAREHOUSE_PG_DIR": str(data_dir), "WAREHOUSE_PG_PORT": str(port)}
     env.pop("DATABASE_URL", None)
     cli = [sys.executable, "-m", "crownsync.warehouse"]
@@ -103,7 +97,7 @@ def pg15_server(scratch_dir):
     bindir = _pg15_bindir()
     if bindir is None:
         pytest.skip("Debian's PostgreSQL 15 server (package postgresql-15) is not installed")
-    data_dir, port = scratch_dir / "pg15", _free_port()
+    data_dir, port = scratch_dir / "pg15", free_port()
     data_dir.mkdir()
     run_as: dict = {}
     if os.geteuid() == 0:

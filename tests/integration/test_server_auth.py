@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import stat
 import subprocess
 import uuid
@@ -29,6 +28,7 @@ from crownsync.warehouse.bootstrap import bootstrap_warehouse
 from crownsync.warehouse.connections import connect_warehouse
 from crownsync.warehouse.credentials import read_superuser_password, superuser_password_file
 from tests.conftest import EXTERNAL_SERVER, embedded_test_dir, embedded_test_port
+from tests.processes import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -45,12 +45,6 @@ host    all       postgres  ::1/128        trust
 host    all       all       127.0.0.1/32   scram-sha-256
 host    all       all       ::1/128        scram-sha-256
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _superuser(port: int, password: str | None) -> dict:
@@ -207,7 +201,7 @@ def _assert_password_required(data_dir: Path, port: int) -> str:
 
 
 def test_a_running_trust_cluster_migrates_on_start_and_keeps_its_data(scratch_dir):
-    data_dir, port = scratch_dir / "pgdata", _free_port()
+    data_dir, port = scratch_dir / "pgdata", free_port()
     _init_legacy_cluster(data_dir)
     try:
         _start_legacy(data_dir, port)
@@ -234,7 +228,7 @@ def test_a_running_trust_cluster_migrates_on_start_and_keeps_its_data(scratch_di
 
 
 def test_a_stopped_trust_cluster_migrates_on_start(scratch_dir):
-    data_dir, port = scratch_dir / "pgdata", _free_port()
+    data_dir, port = scratch_dir / "pgdata", free_port()
     _init_legacy_cluster(data_dir)
     try:
         embedded.start(data_dir, port)

@@ -19,6 +19,7 @@ import pytest
 from psycopg import sql
 
 from crownsync.settings import PROJECT_ROOT, url_parts
+from tests.processes import free_port
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -26,13 +27,6 @@ PYTHON = str(PROJECT_ROOT / ".venv" / "bin" / "python")
 COMMAND_TIMEOUT_S = 120
 # What an entry point's environment may carry in from the developer's shell or a fixture
 CONFIG_VARIABLES = ("DATABASE_URL", "SOURCE_DATABASE_URL", "LANDING_DIR", "DAGSTER_DATABASE_URL")
-
-
-def closed_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def run(args: list[str], **env: str) -> subprocess.CompletedProcess:
@@ -66,7 +60,7 @@ def scratch_url(make_database) -> str:
 
 
 def test_a_closed_warehouse_port(tmp_path):
-    port = closed_port()
+    port = free_port()
     url = f"postgresql://postgres:secret@127.0.0.1:{port}/crownsync_warehouse"
     for command in (
         [PYTHON, "-m", "ingestion", "all"],
@@ -102,7 +96,7 @@ def test_not_a_url():
 
 
 def test_an_unreachable_source_is_one_line_not_one_per_table(scratch_url, tmp_path):
-    port = closed_port()
+    port = free_port()
     result = run(
         [PYTHON, "-m", "ingestion", "all"],
         DATABASE_URL=scratch_url,
@@ -171,7 +165,7 @@ def test_a_python_without_the_project_packages_says_how_to_run_it(tmp_path):
 
 
 def test_ctrl_c_on_the_docs_server_stops_it_quietly():
-    port = closed_port()
+    port = free_port()
     proc = subprocess.Popen(
         ["make", "--no-print-directory", "docs-serve", f"DOCS_PORT={port}"],
         cwd=PROJECT_ROOT,
