@@ -81,11 +81,11 @@ def funnel_steps(kpis: dict) -> list[dict]:
     ]
 
 
-def _step_label(step: dict) -> str:
+def _step_rate(step: dict) -> str:
     if step["base"] is None:
-        return f"{step['count']:,}"
+        return ""
     rate = "–" if step["rate_pct"] is None else f"{step['rate_pct']:.2f} %"
-    return f"{step['count']:,}  ·  {rate} of {step['base']}"
+    return f"{rate} of {step['base']}"
 
 
 def funnel_figure(campaigns: pd.DataFrame, top: int, kpis: dict) -> go.Figure:
@@ -101,14 +101,25 @@ def funnel_figure(campaigns: pd.DataFrame, top: int, kpis: dict) -> go.Figure:
             f"Top {top} campaigns by emails sent",
         ),
     )
-    labels_all = [_step_label(step) for step in steps]
+    # the step's rate goes under its name (the bars of the late steps are too narrow for it)
+    rates = [_step_rate(step) for step in steps]
+    stage_labels = [
+        f"<b>{stage}</b><br><span style='font-size:11px;color:{MUTED}'>{rate}</span>"
+        if rate
+        else f"<b>{stage}</b>"
+        for stage, rate in zip(STAGES, rates, strict=True)
+    ]
+    labels_all = [
+        f"{step['count']:,} emails" + (f" · {rate}" if rate else "")
+        for step, rate in zip(steps, rates, strict=True)
+    ]
     fig.add_trace(
         go.Funnel(
-            y=STAGES,
+            y=stage_labels,
             x=totals,
             name="All campaigns",
-            text=labels_all,
-            textinfo="text",
+            texttemplate="%{value:,}",
+            textinfo="value",
             textposition="auto",
             insidetextfont={"color": "white", "size": 14},
             outsidetextfont={"color": INK, "size": 14},
@@ -170,7 +181,7 @@ def funnel_figure(campaigns: pd.DataFrame, top: int, kpis: dict) -> go.Figure:
             showarrow=False,
             font={"size": 11.5, "color": MUTED},
         )
-    fig.update_xaxes(range=[0, float(sent.max()) * 1.45], row=1, col=2)
+    fig.update_xaxes(range=[0, float(sent.max()) * 1.9], row=1, col=2)
     fig.update_yaxes(showgrid=False, tickfont={"size": 12}, row=1, col=2)
     _base_layout(fig, 420)
     fig.update_layout(
@@ -189,7 +200,7 @@ def roas_figure(campaigns: pd.DataFrame, top: int) -> go.Figure:
     median = float(roas.median()) if len(roas) else 0.0
     colours = [GOLD if r >= median else NAVY for r in roas]
     labels = [
-        f"{_short(n, 24)} · {_short(b or '—', 14)}"
+        f"{_short(n, 26)} · {_short(b or '—', 22)}"
         for n, b in zip(spenders["campaign_name"], spenders["brand_name"], strict=True)
     ]
     custom = spenders[
