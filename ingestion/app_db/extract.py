@@ -171,19 +171,31 @@ def _create_raw_table(conn: psycopg.Connection, spec: TableSpec, columns: dict[s
         sql.SQL("_loaded_at timestamptz not null default now()"),
         sql.SQL("_source text not null default 'app_db'"),
         sql.SQL("_deleted_at timestamptz"),
-        sql.SQL("primary key ({})").format(
-            sql.SQL(", ").join(map(sql.Identifier, spec.primary_key))
-        ),
     ]
+    # no primary key yet: the first load adds it after the rows are in (one sorted index
+    # build instead of an index insert per row), in the same transaction (_add_primary_key)
     conn.execute(
         sql.SQL("create table {} ({})").format(
             qualified(spec.name), sql.SQL(", ").join(column_defs)
         )
     )
+    _comment_raw_table(conn, spec)
+
+
+def _comment_raw_table(conn: psycopg.Connection, spec: TableSpec) -> None:
     conn.execute(
         sql.SQL("comment on table {} is {}").format(
             qualified(spec.name),
             sql.Literal(f"CrownSync app table public.{spec.name}, merged on its primary key."),
+        )
+    )
+
+
+def _add_primary_key(conn: psycopg.Connection, spec: TableSpec) -> None:
+    """The primary key of a raw table created by this load, once its first rows are in."""
+    conn.execute(
+        sql.SQL("alter table {} add primary key ({})").format(
+            qualified(spec.name), sql.SQL(", ").join(map(sql.Identifier, spec.primary_key))
         )
     )
 
@@ -555,12 +567,23 @@ def _load_in_transaction(
         result.mode = "full-refresh" if options.full_refresh else "incremental"
     if options.parallel is not None:
         new_mark = _copy_parallel(
-            source, conn, spec, columns, select, params, result, options.parallel, raw_empty
+            source,
+            conn,
+            spec,
+            columns,
+            select,
+            params,
+            result,
+            options.parallel,
+            raw_empty,
+            created,
         )
     elif raw_empty:
         new_mark = _copy_initial(source, conn, spec, list(columns), select, params, result)
     else:
         new_mark = _copy_and_merge(source, conn, spec, columns, select, params, result)
+    if created:
+        _add_primary_key(conn, spec)
     failpoint("app_db.merged")
 
     do_deletes = (
@@ -863,9 +886,12 @@ def _copy_parallel(
     result: TableLoadResult,
     par: _Parallel,
     raw_empty: bool,
+    created: bool,
 ) -> datetime | None:
-    """Key-range streams into ``raw._stage_<load_id>``, then one insert (first load) or
-    merge into raw, in the load's transaction, which drops the stage. Returns the mark."""
+    """Key-range streams into ``raw._stage_<load_id>``, then, in the load's transaction: a
+    raw table created by this load *becomes* the stage (:func:`_stage_becomes_raw`); an
+    empty one gets one insert, an existing one the merge; the stage is dropped. Returns
+    the new watermark."""
     cols = list(columns)
     col_list = sql.SQL(", ").join(map(sql.Identifier, cols))
     stage = _stage_name(result.load_id)
@@ -911,6 +937,10 @@ def _copy_parallel(
     result.rows_read, new_mark = conn.execute(
         sql.SQL("select count(*), max({}) from {}").format(sql.Identifier(spec.cursor), stage)
     ).fetchone()
+    if created:
+        _stage_becomes_raw(conn, spec, stage, result.load_id)
+        result.rows_inserted = result.rows_read
+        return new_mark
     if raw_empty:
         inserted = conn.execute(
             sql.SQL("insert into {} ({}) select {} from {}").format(
@@ -924,3 +954,36 @@ def _copy_parallel(
         result.rows_inserted, result.rows_updated = _merge_stage(conn, spec, cols, stage)
     conn.execute(sql.SQL("drop table {}").format(stage))
     return new_mark
+
+
+def _stage_becomes_raw(
+    conn: psycopg.Connection, spec: TableSpec, stage: sql.Identifier, load_id: int
+) -> None:
+    """First load of a table: instead of copying every row once more (insert … select),
+    the stage turns into ``raw.<table>``, in the load's transaction: the empty raw table
+    just created is dropped, the stage is made logged (one bulk rewrite), gets the load
+    metadata columns (constant defaults: no rewrite of their own) and the table's name.
+    A rollback undoes all of it (the stage stays a stage, dropped by the next load)."""
+    target = qualified(spec.name)
+    conn.execute(sql.SQL("drop table {}").format(target))
+    conn.execute(
+        sql.SQL(
+            """
+            alter table {stage}
+                set logged,
+                reset (autovacuum_enabled),
+                add column _load_id bigint not null default {load_id},
+                add column _loaded_at timestamptz not null default now(),
+                add column _source text not null default 'app_db',
+                add column _deleted_at timestamptz
+            """
+        ).format(stage=stage, load_id=sql.Literal(load_id))
+    )
+    conn.execute(sql.SQL("alter table {} rename to {}").format(stage, sql.Identifier(spec.name)))
+    conn.execute(
+        sql.SQL(
+            "alter table {} alter column _load_id "
+            "set default current_setting('crownsync.load_id')::bigint"
+        ).format(target)
+    )
+    _comment_raw_table(conn, spec)

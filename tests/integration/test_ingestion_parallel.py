@@ -82,6 +82,25 @@ def raw_content(url: str) -> dict[str, tuple[int, str]]:
     return out
 
 
+def raw_definitions(url: str) -> list[tuple]:
+    """Every raw column (type, null, default), key, persistence, comment and owner."""
+    columns = _rows(
+        url,
+        "select table_name, ordinal_position, column_name, data_type, is_nullable, "
+        "column_default from information_schema.columns where table_schema = 'raw' "
+        "order by 1, 2",
+    )
+    tables = _rows(
+        url,
+        "select c.relname, c.relpersistence, c.reloptions, obj_description(c.oid), "
+        "pg_get_userbyid(c.relowner), (select array_agg(pg_get_constraintdef(k.oid) "
+        "order by k.conname) from pg_constraint k where k.conrelid = c.oid) "
+        "from pg_class c where c.relnamespace = 'raw'::regnamespace and c.relkind = 'r' "
+        "order by 1",
+    )
+    return columns + tables
+
+
 def change_log(url: str) -> list[tuple]:
     """The recorded (parent, day) groups (reset markers aside: one per first load)."""
     return _rows(
@@ -111,6 +130,7 @@ def test_parallel_load_equals_serial_and_is_exactly_once(make_database, split_ev
     expected = raw_content(serial)
     assert expected["email_sends"][0] == N_SENDS
     assert raw_content(parallel) == expected
+    assert raw_definitions(parallel) == raw_definitions(serial)
     assert stages(parallel) == []
 
     # re-run, nothing changed in the source: every row re-read counts nowhere
