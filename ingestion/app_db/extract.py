@@ -23,11 +23,13 @@ Parallel streams (``INGEST_WORKERS`` > 1, a table of at least ``INGEST_PARALLEL_
 rows): the load's source transaction exports its snapshot (``pg_export_snapshot()``) and N
 stream connections import it (``SET TRANSACTION SNAPSHOT``), so every stream reads the same
 source state. Each stream copies one primary-key range (split points from a sample of the
-first key column; the ranges are disjoint and cover every value whatever the sample) into
-one UNLOGGED stage table ``raw._stage_<load_id>`` over its own warehouse connection. The
-load's one transaction then inserts (first load) or merges (incremental) the stage into
-``raw.<table>``, drops the stage and records the load: a crash in any stream leaves
-``raw`` and the ledger as they were, and the next load of the table drops the dead stage.
+first key column; the ranges are disjoint and cover every value whatever the sample), in
+binary COPY format, into one stage table ``raw._stage_<load_id>`` over its own warehouse
+connection (committed). The load's one transaction then turns the stage into the new raw
+table (first load: renamed, load columns added, primary key built) or merges it into
+``raw.<table>`` (unlogged stage, dropped), and records the load: a crash in any stream
+leaves ``raw`` and the ledger as they were, and the next load of the table drops the dead
+stage.
 """
 
 from __future__ import annotations
@@ -579,7 +581,9 @@ def _load_in_transaction(
             created,
         )
     elif raw_empty:
-        new_mark = _copy_initial(source, conn, spec, list(columns), select, params, result)
+        new_mark = _copy_initial(
+            source, conn, spec, list(columns), select, params, result, binary=created
+        )
     else:
         new_mark = _copy_and_merge(source, conn, spec, columns, select, params, result)
     if created:
@@ -703,11 +707,15 @@ def _copy_initial(
     select: sql.Composed,
     params: tuple,
     result: TableLoadResult,
+    binary: bool = False,
 ) -> datetime | None:
-    """First load: COPY straight into the empty raw table. Returns the new watermark."""
+    """First load: COPY straight into the empty raw table. Returns the new watermark.
+
+    ``binary``: the raw table was created by this load from the source's column types."""
     col_list = sql.SQL(", ").join(map(sql.Identifier, cols))
     target = qualified(spec.name)
-    _copy_stream(source, conn, select, sql.SQL("{} ({})").format(target, col_list), params)
+    into = sql.SQL("{} ({})").format(target, col_list)
+    _copy_stream(source, conn, select, into, params, binary=binary)
     result.rows_read, new_mark = conn.execute(
         sql.SQL("select count(*), max({}) from {}").format(sql.Identifier(spec.cursor), target)
     ).fetchone()
@@ -736,7 +744,9 @@ def _copy_and_merge(
         )
     )
     col_list = sql.SQL(", ").join(map(sql.Identifier, cols))
-    _copy_stream(source, conn, select, sql.SQL("{} ({})").format(stage, col_list), params)
+    # the stage has the source's column types: binary COPY format
+    into = sql.SQL("{} ({})").format(stage, col_list)
+    _copy_stream(source, conn, select, into, params, binary=True)
     result.rows_read, new_mark = conn.execute(
         sql.SQL("select count(*), max({}) from {}").format(sql.Identifier(spec.cursor), stage)
     ).fetchone()
@@ -900,7 +910,10 @@ def _copy_parallel(
     result.streams = len(ranges)
     with connect_warehouse(par.warehouse_url, autocommit=True) as admin:
         admin.execute(
-            sql.SQL("create unlogged table {} ({}) with (autovacuum_enabled = false)").format(
+            # the stage of a new raw table becomes it: logged from the start (the streams
+            # write its WAL in parallel); a stage merged and dropped needs no WAL
+            sql.SQL("create {} table {} ({}) with (autovacuum_enabled = false)").format(
+                sql.SQL("" if created else "unlogged"),
                 stage,
                 sql.SQL(", ").join(
                     sql.SQL("{} {}").format(sql.Identifier(c), _type_sql(columns[c])) for c in cols
@@ -961,8 +974,8 @@ def _stage_becomes_raw(
 ) -> None:
     """First load of a table: instead of copying every row once more (insert … select),
     the stage turns into ``raw.<table>``, in the load's transaction: the empty raw table
-    just created is dropped, the stage is made logged (one bulk rewrite), gets the load
-    metadata columns (constant defaults: no rewrite of their own) and the table's name.
+    just created is dropped, the stage (logged, see :func:`_copy_parallel`) gets the load
+    metadata columns (constant defaults: no table rewrite) and the table's name.
     A rollback undoes all of it (the stage stays a stage, dropped by the next load)."""
     target = qualified(spec.name)
     conn.execute(sql.SQL("drop table {}").format(target))
@@ -970,7 +983,6 @@ def _stage_becomes_raw(
         sql.SQL(
             """
             alter table {stage}
-                set logged,
                 reset (autovacuum_enabled),
                 add column _load_id bigint not null default {load_id},
                 add column _loaded_at timestamptz not null default now(),
