@@ -83,7 +83,7 @@ def raw_content(url: str) -> dict[str, tuple[int, str]]:
 
 
 def raw_definitions(url: str) -> list[tuple]:
-    """Every raw column (type, null, default), key, persistence, comment and owner."""
+    """Every raw column (type, null, default), key, persistence, grants, comment, owner."""
     columns = _rows(
         url,
         "select table_name, ordinal_position, column_name, data_type, is_nullable, "
@@ -92,7 +92,7 @@ def raw_definitions(url: str) -> list[tuple]:
     )
     tables = _rows(
         url,
-        "select c.relname, c.relpersistence, c.reloptions, obj_description(c.oid), "
+        "select c.relname, c.relpersistence, c.reloptions, c.relacl::text, obj_description(c.oid), "
         "pg_get_userbyid(c.relowner), (select array_agg(pg_get_constraintdef(k.oid) "
         "order by k.conname) from pg_constraint k where k.conrelid = c.oid) "
         "from pg_class c where c.relnamespace = 'raw'::regnamespace and c.relkind = 'r' "
