@@ -166,32 +166,40 @@ def read_columns(info: dict[str, Any], datasets: dict[str, dict[str, Any]]) -> d
     return out
 
 
-def _head_revision() -> str:
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
+def _stamp(info: dict[str, Any]) -> str:
+    """Superset's version and the revision its migrations left in the metadata database."""
+    from importlib.metadata import version
 
-    import superset
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(Path(superset.__file__).parent / "migrations"))
-    return ScriptDirectory.from_config(cfg).get_current_head()
+    return f"apache-superset {version('apache-superset')}"
 
 
 def metadata_current(info: dict[str, Any]) -> bool:
+    """True when `superset db upgrade` + `init` already ran for this Superset version and
+    the metadata database still holds their result (the stamp is kept in the database)."""
     import psycopg2
 
     conn = _pg_connect(info["metadata_url"], connect_timeout=10)
     try:
         with conn.cursor() as cur:
             cur.execute("select version_num from alembic_version")
-            current = cur.fetchone()
-            cur.execute("select count(*) from ab_permission_view_role")
-            perms = cur.fetchone()[0]
+            if not cur.fetchone():
+                return False
+            cur.execute("select stamp from crownsync_bi_stamp")
+            row = cur.fetchone()
     except psycopg2.Error:
         return False
     finally:
         conn.close()
-    return bool(current) and current[0] == _head_revision() and perms > 100
+    return bool(row) and row[0] == _stamp(info)
+
+
+def mark_metadata_current(info: dict[str, Any]) -> None:
+    conn = _pg_connect(info["metadata_url"], connect_timeout=10)
+    with conn, conn.cursor() as cur:
+        cur.execute("create table if not exists crownsync_bi_stamp (stamp text not null)")
+        cur.execute("delete from crownsync_bi_stamp")
+        cur.execute("insert into crownsync_bi_stamp (stamp) values (%s)", (_stamp(info),))
+    conn.close()
 
 
 def run_superset(args: list[str], what: str) -> None:
@@ -333,6 +341,7 @@ def provision() -> int:
     if not metadata_current(info):
         run_superset(["db", "upgrade"], "Superset's metadata tables; a minute or two the first time")
         run_superset(["init"], "roles and permissions")
+        mark_metadata_current(info)
     spec = load_spec()
     columns = read_columns(info, spec.datasets)
     w = info["warehouse"]
@@ -344,6 +353,10 @@ def provision() -> int:
     ).render_as_string(hide_password=False)
     files = bundle(spec, uri, columns)
 
+    import warnings
+
+    warnings.filterwarnings("ignore", module="sqlalchemy")
+    warnings.filterwarnings("ignore", message=".*flush process.*")
     from superset.app import create_app
 
     app = create_app()

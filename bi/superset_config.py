@@ -39,3 +39,4 @@ TALISMAN_ENABLED = False  # served on 127.0.0.1 only; put a proxy with TLS in fr
 SESSION_COOKIE_SAMESITE = "Lax"
 SUPERSET_LOG_VIEW = False
 LOG_LEVEL = os.environ.get("SUPERSET_LOG_LEVEL", "WARNING")
+CONTENT_SECURITY_POLICY_WARNING = False
