@@ -90,7 +90,7 @@ def main() -> int:
             page.wait_for_url(lambda url: "/login" not in url, timeout=args.timeout * 1000)
             for slug in args.dashboards:
                 page.goto(f"{args.url}/superset/dashboard/{slug}/")
-                page.wait_for_selector('[data-test="dashboard-component-chart-holder"]')
+                page.wait_for_selector('[data-test="dashboard-component-chart-holder"]', state="attached")
                 deadline = time.monotonic() + args.timeout
                 charts: list[dict] = []
                 while time.monotonic() < deadline:

@@ -279,13 +279,21 @@ def _native_filter(
             "searchAllOptions": False,
             "inverseSelection": False,
         }
+    default_mask: dict[str, Any] = {"extraFormData": {}, "filterState": {}, "ownState": {}}
+    if spec.get("default"):
+        values = list(spec["default"])
+        default_mask = {
+            "extraFormData": {"filters": [{"col": spec["column"], "op": "IN", "val": values}]},
+            "filterState": {"value": values, "label": ", ".join(values)},
+            "ownState": {},
+        }
     return {
         "id": f"NATIVE_FILTER-{key}-{number}",
         "controlValues": control,
         "name": spec["name"],
         "filterType": kind,
         "targets": targets,
-        "defaultDataMask": {"extraFormData": {}, "filterState": {}, "ownState": {}},
+        "defaultDataMask": default_mask,
         "cascadeParentIds": [],
         "scope": {"rootPath": ["ROOT_ID"], "excluded": []},
         "type": "NATIVE_FILTER",
