@@ -21,8 +21,14 @@ from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--disable-dev-shm-usage",
 ]
 
@@ -54,7 +60,9 @@ PROBE = """
 
 def drawn(chart: dict) -> bool:
     return bool(
-        chart["painted"] > 50 or chart["svgShapes"] > 2 or chart["tableRows"] > 0
+        chart["painted"] > 50
+        or chart["svgShapes"] > 2
+        or chart["tableRows"] > 0
         or any(ch.isdigit() for ch in chart["bigNumber"])
     )
 
@@ -64,12 +72,19 @@ def main() -> int:
     parser.add_argument("--url", required=True)
     parser.add_argument("--user", required=True)
     parser.add_argument("--password-file", required=True, type=Path)
-    parser.add_argument("--dashboards", nargs="+", default=["campaign-performance", "retailer-ranking", "regional-wish-list"])
+    parser.add_argument(
+        "--dashboards",
+        nargs="+",
+        default=["campaign-performance", "retailer-ranking", "regional-wish-list"],
+    )
     parser.add_argument("--screenshots", type=Path)
     parser.add_argument("--timeout", type=float, default=120)
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
-        print(f"error: {CHROMIUM} is missing: run `make browser` (apt-get install chromium)", file=sys.stderr)
+        print(
+            f"error: {CHROMIUM} is missing: run `make browser` (apt-get install chromium)",
+            file=sys.stderr,
+        )
         return 2
     from playwright.sync_api import sync_playwright
 
@@ -77,8 +92,12 @@ def main() -> int:
     report: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="bi-chromium-") as profile, sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=FLAGS, headless=True,
-            viewport={"width": 1600, "height": 1400}, device_scale_factor=1,
+            profile,
+            executable_path=CHROMIUM,
+            args=FLAGS,
+            headless=True,
+            viewport={"width": 1600, "height": 1400},
+            device_scale_factor=1,
         )
         try:
             page = context.new_page()
@@ -90,12 +109,18 @@ def main() -> int:
             page.wait_for_url(lambda url: "/login" not in url, timeout=args.timeout * 1000)
             for slug in args.dashboards:
                 page.goto(f"{args.url}/superset/dashboard/{slug}/")
-                page.wait_for_selector('[data-test="dashboard-component-chart-holder"]', state="attached")
+                page.wait_for_selector(
+                    '[data-test="dashboard-component-chart-holder"]', state="attached"
+                )
                 deadline = time.monotonic() + args.timeout
                 charts: list[dict] = []
                 while time.monotonic() < deadline:
                     charts = page.evaluate(PROBE)
-                    if charts and all(drawn(c) or c["error"] for c in charts) and not any(c["loading"] for c in charts):
+                    if (
+                        charts
+                        and all(drawn(c) or c["error"] for c in charts)
+                        and not any(c["loading"] for c in charts)
+                    ):
                         break
                     time.sleep(1)
                 else:

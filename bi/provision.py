@@ -98,8 +98,12 @@ def check_databases(info: dict[str, Any]) -> None:
     w = info["warehouse"]
     try:
         conn = _pg_connect(
-            host=w["host"], port=w["port"], dbname=w["database"], user=w["username"],
-            password=w["password"], connect_timeout=10,
+            host=w["host"],
+            port=w["port"],
+            dbname=w["database"],
+            user=w["username"],
+            password=w["password"],
+            connect_timeout=10,
         )
     except psycopg2.OperationalError as err:
         raise UserError(
@@ -120,12 +124,18 @@ def check_databases(info: dict[str, Any]) -> None:
     conn.close()
 
 
-def read_columns(info: dict[str, Any], datasets: dict[str, dict[str, Any]]) -> dict[str, list[Column]]:
+def read_columns(
+    info: dict[str, Any], datasets: dict[str, dict[str, Any]]
+) -> dict[str, list[Column]]:
     """Each dataset's columns, typed, with the mart's column COMMENT as description."""
     w = info["warehouse"]
     conn = _pg_connect(
-        host=w["host"], port=w["port"], dbname=w["database"], user=w["username"],
-        password=w["password"], connect_timeout=10,
+        host=w["host"],
+        port=w["port"],
+        dbname=w["database"],
+        user=w["username"],
+        password=w["password"],
+        connect_timeout=10,
     )
     out: dict[str, list[Column]] = {}
     with conn, conn.cursor() as cur:
@@ -142,7 +152,10 @@ def read_columns(info: dict[str, Any], datasets: dict[str, dict[str, Any]]) -> d
         by_table: dict[str, list[Column]] = {}
         comments: dict[str, str] = {}
         for table, name, type_, comment in cur.fetchall():
-            type_ = {"CHARACTER VARYING": "VARCHAR", "TIMESTAMP WITHOUT TIME ZONE": "TIMESTAMP"}.get(type_, type_)
+            type_ = {
+                "CHARACTER VARYING": "VARCHAR",
+                "TIMESTAMP WITHOUT TIME ZONE": "TIMESTAMP",
+            }.get(type_, type_)
             by_table.setdefault(table, []).append(Column(name, type_, comment))
             if comment:
                 comments.setdefault(name, comment)
@@ -210,7 +223,10 @@ def run_superset(args: list[str], what: str) -> None:
     with log.open("w") as out:
         done = subprocess.run(
             [str(Path(sys.executable).with_name("superset")), *args],
-            env=superset_env(), stdout=out, stderr=subprocess.STDOUT, timeout=900,
+            env=superset_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=900,
         )
     if done.returncode != 0:
         tail = log.read_text(errors="replace")[-3000:]
@@ -249,7 +265,12 @@ def ensure_admin(security_manager, db) -> str | None:
         password = generated = secrets.token_urlsafe(16)
     admin_role = security_manager.find_role("Admin")
     security_manager.add_user(
-        ADMIN_USER, "CrownSync", "Admin", f"{ADMIN_USER}@crownsync.invalid", admin_role, password=password
+        ADMIN_USER,
+        "CrownSync",
+        "Admin",
+        f"{ADMIN_USER}@crownsync.invalid",
+        admin_role,
+        password=password,
     )
     write_private(path, password + "\n")
     return generated
@@ -263,7 +284,6 @@ def sync_tenants(security_manager, db, tenants: list[dict[str, Any]], datasets: 
     lose their filter, role and user. Returns the logins whose password was generated.
     """
     from superset.connectors.sqla.models import RowLevelSecurityFilter, SqlaTable
-
     from superset_assets import stable_uuid
 
     by_uuid = {str(t.uuid): t for t in db.session.query(SqlaTable).all()}
@@ -288,7 +308,9 @@ def sync_tenants(security_manager, db, tenants: list[dict[str, Any]], datasets: 
             perms.append(pv)
         database = tables[0].database if tables else None
         if database is not None:
-            perms.append(security_manager.add_permission_view_menu("database_access", database.perm))
+            perms.append(
+                security_manager.add_permission_view_menu("database_access", database.perm)
+            )
         role.permissions = perms
         name = TENANT_FILTER_PREFIX + login
         rls = db.session.query(RowLevelSecurityFilter).filter_by(name=name).one_or_none()
@@ -298,7 +320,9 @@ def sync_tenants(security_manager, db, tenants: list[dict[str, Any]], datasets: 
         rls.filter_type = "Regular"
         rls.clause = f"{column} = '{tenant_id}'"
         rls.group_key = None
-        rls.description = f"tenant login {login}: rows of {column} {tenant_id} (marts.access_grants)"
+        rls.description = (
+            f"tenant login {login}: rows of {column} {tenant_id} (marts.access_grants)"
+        )
         rls.tables = tables
         rls.roles = [role]
         user = security_manager.find_user(username=login)
@@ -311,7 +335,11 @@ def sync_tenants(security_manager, db, tenants: list[dict[str, Any]], datasets: 
                 write_private(password_file, password + "\n")
                 shown.append(login)
             security_manager.add_user(
-                login, login, "tenant", f"{login}@tenants.crownsync.invalid", [gamma, role],
+                login,
+                login,
+                "tenant",
+                f"{login}@tenants.crownsync.invalid",
+                [gamma, role],
                 password=password,
             )
         else:
@@ -337,9 +365,13 @@ def provision() -> int:
     info = load_connection()
     check_databases(info)
     env = superset_env()
-    os.environ.update({k: env[k] for k in ("BI_HOME", "SUPERSET_CONFIG_PATH", "SUPERSET_LOG_LEVEL")})
+    os.environ.update(
+        {k: env[k] for k in ("BI_HOME", "SUPERSET_CONFIG_PATH", "SUPERSET_LOG_LEVEL")}
+    )
     if not metadata_current(info):
-        run_superset(["db", "upgrade"], "Superset's metadata tables; a minute or two the first time")
+        run_superset(
+            ["db", "upgrade"], "Superset's metadata tables; a minute or two the first time"
+        )
         run_superset(["init"], "roles and permissions")
         mark_metadata_current(info)
     spec = load_spec()
@@ -348,8 +380,12 @@ def provision() -> int:
     from sqlalchemy.engine import URL
 
     uri = URL.create(
-        "postgresql+psycopg2", username=w["username"], password=w["password"],
-        host=w["host"], port=w["port"], database=w["database"],
+        "postgresql+psycopg2",
+        username=w["username"],
+        password=w["password"],
+        host=w["host"],
+        port=w["port"],
+        database=w["database"],
     ).render_as_string(hide_password=False)
     files = bundle(spec, uri, columns)
 
@@ -390,7 +426,9 @@ def provision() -> int:
     else:
         print(f"bi: admin login {ADMIN_USER}, password in {path} (0600) or SUPERSET_ADMIN_PASSWORD")
     for login in shown:
-        print(f"bi: tenant login {login}: password in {bi_home() / 'tenants' / (login + '.password')}")
+        print(
+            f"bi: tenant login {login}: password in {bi_home() / 'tenants' / (login + '.password')}"
+        )
     return 0
 
 

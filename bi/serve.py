@@ -41,9 +41,21 @@ def main() -> int:
     gunicorn = Path(sys.executable).with_name("gunicorn")
     proc = subprocess.Popen(
         [
-            str(gunicorn), "--bind", f"127.0.0.1:{args.port}", "--workers", "1",
-            "--worker-class", "gthread", "--threads", "8", "--timeout", "180",
-            "--graceful-timeout", "10", "--log-level", "warning",
+            str(gunicorn),
+            "--bind",
+            f"127.0.0.1:{args.port}",
+            "--workers",
+            "1",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "8",
+            "--timeout",
+            "180",
+            "--graceful-timeout",
+            "10",
+            "--log-level",
+            "warning",
             "superset.app:create_app()",
         ],
         env=superset_env(),
@@ -62,7 +74,10 @@ def main() -> int:
                 file=sys.stderr,
             )
             return 2
-        print(f"bi: Superset on {url}  (login {ADMIN_USER}, password in {bi_home() / 'admin.password'}; Ctrl-C stops it)", flush=True)
+        print(
+            f"bi: Superset on {url}  (login {ADMIN_USER}, password in {bi_home() / 'admin.password'}; Ctrl-C stops it)",
+            flush=True,
+        )
         return proc.wait()
     except KeyboardInterrupt:
         return 130

@@ -270,7 +270,10 @@ def _native_filter(
     control: dict[str, Any] = {}
     if kind == "filter_select":
         targets = [
-            {"column": {"name": spec["column"]}, "datasetUuid": stable_uuid("dataset", spec["dataset"])}
+            {
+                "column": {"name": spec["column"]},
+                "datasetUuid": stable_uuid("dataset", spec["dataset"]),
+            }
         ]
         control = {
             "enableEmptyFilter": False,
@@ -375,12 +378,14 @@ def dashboard_config(key: str, spec: dict[str, Any], first_chart_id: int) -> dic
     }
 
 
-def bundle(
-    spec: Spec, sqlalchemy_uri: str, columns: dict[str, list[Column]]
-) -> dict[str, str]:
+def bundle(spec: Spec, sqlalchemy_uri: str, columns: dict[str, list[Column]]) -> dict[str, str]:
     """File name → YAML text of a Superset v1 import bundle."""
     files = {
-        "metadata.yaml": {"version": VERSION, "type": "assets", "timestamp": "2026-01-01T00:00:00+00:00"},
+        "metadata.yaml": {
+            "version": VERSION,
+            "type": "assets",
+            "timestamp": "2026-01-01T00:00:00+00:00",
+        },
         "databases/warehouse.yaml": database_config(sqlalchemy_uri),
     }
     for key, dataset in spec.datasets.items():

@@ -121,9 +121,7 @@ def prepare() -> dict[str, object]:
     home = bi_home()
     settings = get_settings()
     url = settings.warehouse_url
-    reader_password = kept_secret(
-        home / "bi_reader.password", os.environ.get("BI_READER_PASSWORD")
-    )
+    reader_password = kept_secret(home / "bi_reader.password", os.environ.get("BI_READER_PASSWORD"))
     with open_connection(url, autocommit=True, application_name="crownsync-bi-prepare") as conn:
         _check_marts(conn)
         os.environ["BI_READER_PASSWORD"] = reader_password
