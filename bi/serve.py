@@ -34,10 +34,11 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("SUPERSET_BIND", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("SUPERSET_PORT", 8088)))
     parser.add_argument("--start-timeout", type=float, default=180)
     args = parser.parse_args()
-    url = f"http://127.0.0.1:{args.port}"
+    url = f"http://127.0.0.1:{args.port}"  # health is checked locally whatever the bind
     gunicorn = Path(sys.executable).with_name("gunicorn")
     proc = subprocess.Popen(
         [
