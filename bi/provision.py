@@ -306,11 +306,7 @@ def sync_tenants(security_manager, db, tenants: list[dict[str, Any]], datasets: 
         for table in tables:
             pv = security_manager.add_permission_view_menu("datasource_access", table.perm)
             perms.append(pv)
-        database = tables[0].database if tables else None
-        if database is not None:
-            perms.append(
-                security_manager.add_permission_view_menu("database_access", database.perm)
-            )
+        # datasource_access only: database_access would open every dataset of the database
         role.permissions = perms
         name = TENANT_FILTER_PREFIX + login
         rls = db.session.query(RowLevelSecurityFilter).filter_by(name=name).one_or_none()
