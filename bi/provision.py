@@ -358,6 +358,11 @@ def sync_tenants(security_manager, db, tenants: list[dict[str, Any]], datasets: 
 
 def provision() -> int:
     began = time.monotonic()
+    phases: dict[str, float] = {}
+
+    def phase(name: str) -> None:
+        phases[name] = time.monotonic() - began - sum(phases.values())
+
     info = load_connection()
     check_databases(info)
     env = superset_env()
@@ -370,6 +375,7 @@ def provision() -> int:
         )
         run_superset(["init"], "roles and permissions")
         mark_metadata_current(info)
+    phase("metadata")
     spec = load_spec()
     columns = read_columns(info, spec.datasets)
     w = info["warehouse"]
@@ -384,6 +390,7 @@ def provision() -> int:
         database=w["database"],
     ).render_as_string(hide_password=False)
     files = bundle(spec, uri, columns)
+    phase("bundle")
 
     import warnings
 
@@ -392,6 +399,7 @@ def provision() -> int:
     from superset.app import create_app
 
     app = create_app()
+    phase("app")
     with app.app_context():
         from superset import db, security_manager
         from superset.commands.importers.v1.assets import ImportAssetsCommand
@@ -405,7 +413,9 @@ def provision() -> int:
         admin = security_manager.find_user(username=ADMIN_USER)
         with override_user(admin):
             ImportAssetsCommand(files).run()
+        phase("import")
         shown = sync_tenants(security_manager, db, info.get("tenants", []), spec.datasets)
+        phase("tenants")
         counts = (
             db.session.query(Dashboard).count(),
             db.session.query(Slice).count(),
@@ -413,7 +423,8 @@ def provision() -> int:
         )
     print(
         f"bi: provisioned {counts[0]} dashboards, {counts[1]} charts, {counts[2]} datasets, "
-        f"{len(info.get('tenants', []))} tenant login(s) in {time.monotonic() - began:.0f}s",
+        f"{len(info.get('tenants', []))} tenant login(s) in {time.monotonic() - began:.0f}s "
+        f"({', '.join(f'{name} {seconds:.0f}s' for name, seconds in phases.items())})",
         flush=True,
     )
     path = bi_home() / "admin.password"

@@ -32,12 +32,18 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> bool:
     return False
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default=os.environ.get("SUPERSET_BIND", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("SUPERSET_PORT", 8088)))
     parser.add_argument("--start-timeout", type=float, default=180)
     args = parser.parse_args()
+    # SIGTERM (a service manager, a test's stop) ends the server the way Ctrl-C does
+    signal.signal(signal.SIGTERM, _interrupt)
     url = f"http://127.0.0.1:{args.port}"  # health is checked locally whatever the bind
     gunicorn = Path(sys.executable).with_name("gunicorn")
     proc = subprocess.Popen(
