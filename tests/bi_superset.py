@@ -154,7 +154,16 @@ def served_superset(env: dict[str, str], home: Path, admin_password: str) -> Ite
         yield Superset(url=url, home=home, env=env, admin_password=admin_password)
 
 
-def browser_check(superset: Superset, screenshots: Path, timeout: float = 150) -> dict[str, Any]:
+def browser_check(
+    superset: Superset,
+    screenshots: Path,
+    timeout: float = 150,
+    *,
+    user: str = "admin",
+    password_file: Path | None = None,
+    dashboards: list[str] | None = None,
+) -> dict[str, Any]:
+    """bi/browser_check.py (headless Chromium) as ``user``; its JSON report."""
     done = run(
         [
             str(BI_PY),
@@ -162,13 +171,14 @@ def browser_check(superset: Superset, screenshots: Path, timeout: float = 150) -
             "--url",
             superset.url,
             "--user",
-            "admin",
+            user,
             "--password-file",
-            str(superset.home / "admin.password"),
+            str(password_file or superset.home / "admin.password"),
             "--screenshots",
             str(screenshots),
             "--timeout",
             str(timeout),
+            *(["--dashboards", *dashboards] if dashboards else []),
         ],
         env=superset.env,
         timeout=timeout * 3 + 120,

@@ -369,7 +369,7 @@ def test_superset_dashboards_render_in_chromium(superset):
 
 
 @BI_TIMEOUT
-def test_superset_tenant_login_sees_only_its_brand(world, superset, served):
+def test_superset_tenant_login_sees_only_its_brand(world, superset, served, tmp_path):
     login = served["logins"]["brand_a"].role_name
     brand = served["brands"][0]
     password = (superset.home / "tenants" / f"{login}.password").read_text().strip()
@@ -410,6 +410,20 @@ def test_superset_tenant_login_sees_only_its_brand(world, superset, served):
         **as_tenant,
     )
     assert daily
+    # in Chromium, the tenant's dashboard shows its brand's figure
+    from tests.bi_superset import browser_check
+
+    report = browser_check(
+        superset,
+        tmp_path,
+        user=login,
+        password_file=superset.home / "tenants" / f"{login}.password",
+        dashboards=["campaign-performance"],
+    )["campaign-performance"]
+    tiles = {chart["title"]: chart for chart in report["charts"]}
+    assert not report["timed_out"] and all(c["drawn"] and not c["error"] for c in tiles.values())
+    assert tiles["Emails sent"]["bigNumber"] == f"{sent:,}"
+
     # a brand login reads no retailer-keyed dataset
     leaderboard = superset.charts_of("retailer-ranking")["Leaderboard (latest date of each period)"]
     assert superset.chart_data(leaderboard, **as_tenant).status_code in (403, 404)
