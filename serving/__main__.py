@@ -71,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
             f"bi: warehouse reader bi_reader, {len(info['tenants'])} tenant login(s), "
             f"settings in {bi_home() / 'connection.json'} (mode 0600)"
         )
+        print(
+            f"bi: bi_reader logs in with the password of {info['reader_password_from']} "
+            "(set BI_READER_PASSWORD to choose it)"
+        )
         return 0
     try:
         with connect_warehouse(url) as conn:

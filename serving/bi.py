@@ -121,7 +121,8 @@ def prepare() -> dict[str, object]:
     home = bi_home()
     settings = get_settings()
     url = settings.warehouse_url
-    reader_password = kept_secret(home / "bi_reader.password", os.environ.get("BI_READER_PASSWORD"))
+    from_env = os.environ.get("BI_READER_PASSWORD")
+    reader_password = kept_secret(home / "bi_reader.password", from_env)
     with open_connection(url, autocommit=True, application_name="crownsync-bi-prepare") as conn:
         _check_marts(conn)
         os.environ["BI_READER_PASSWORD"] = reader_password
@@ -151,6 +152,9 @@ def prepare() -> dict[str, object]:
         },
         "metadata_url": metadata_url,
         "tenants": tenants,
+        "reader_password_from": "BI_READER_PASSWORD"
+        if from_env
+        else str(home / "bi_reader.password"),
     }
     write_private(home / "connection.json", json.dumps(info, indent=2) + "\n")
     return info
