@@ -76,7 +76,9 @@ def jdbc_jar(install: bool = True) -> Path:
                 hint=hint,
             )
     if not DEBIAN_JDBC_JAR.is_file():
-        raise UserError(f"{JDBC_PACKAGE} is installed but {DEBIAN_JDBC_JAR} is not there", hint=hint)
+        raise UserError(
+            f"{JDBC_PACKAGE} is installed but {DEBIAN_JDBC_JAR} is not there", hint=hint
+        )
     return DEBIAN_JDBC_JAR
 
 
@@ -109,7 +111,9 @@ def build(spark_dir: Path | None = None) -> int:
     command = dbt_spark_command(["run", "--select", *BUILD_SELECT])
     print(f"Spark warehouse: {env['DBT_SPARK_DIR']}  JDBC driver: {env['DBT_SPARK_JDBC_JAR']}")
     try:
-        return subprocess.run(command, env=env, cwd=PROJECT_ROOT, timeout=BUILD_TIMEOUT_S).returncode
+        return subprocess.run(
+            command, env=env, cwd=PROJECT_ROOT, timeout=BUILD_TIMEOUT_S
+        ).returncode
     except subprocess.TimeoutExpired:
         raise UserError(f"the Spark build did not finish within {BUILD_TIMEOUT_S} s") from None
 

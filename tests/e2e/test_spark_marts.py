@@ -149,7 +149,9 @@ def _compare(mart: str, pg_rows: list[dict], spark_rows: list[dict]) -> list[str
     problems += [f"{mart}: EXTRA on Spark {k}" for k in sorted(set(spark) - set(pg), key=str)]
     columns = list(pg_rows[0]) if pg_rows else []
     if spark_rows:
-        problems += [f"{mart}: column {c} missing on Spark" for c in columns if c not in spark_rows[0]]
+        problems += [
+            f"{mart}: column {c} missing on Spark" for c in columns if c not in spark_rows[0]
+        ]
     for key in sorted(set(pg) & set(spark), key=str):
         for column in columns:
             if column in spark[key] and _differs(pg[key][column], spark[key][column]):

@@ -26,7 +26,9 @@ participation as (
     select
         campaign_retailers.retailer_id,
         count(distinct campaign_retailers.campaign_id) as campaigns_invited,
-        {{ count_distinct_where('campaign_retailers.campaign_id', "campaign_retailers.participation_status = 'active'") }} as campaigns_participating
+        {{ count_distinct_where(
+            'campaign_retailers.campaign_id', "campaign_retailers.participation_status = 'active'"
+        ) }} as campaigns_participating
     from campaign_retailers
     group by campaign_retailers.retailer_id
 ),
