@@ -19,6 +19,7 @@ with KPI tiles and four charts:
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -143,7 +144,7 @@ def load(url: str, *, top_retailers: int, top_models: int, period: str | None) -
             leaderboard = _frame(
                 conn,
                 """
-                select retailer_name, region, tier, performance_score,
+                select retailer_id::text, retailer_name, region, tier, performance_score,
                        previous_performance_score, score_change, revenue,
                        overall_rank, previous_overall_rank, rank_change
                   from marts.retailer_ranking
@@ -266,11 +267,15 @@ def chart_cards(data: ReportData, *, top_campaigns: int) -> list[dict]:
             "id": "funnel-chart",
             "title": "Email funnel",
             "explanation": Markup(
-                "How many emails reach each step — left, all campaigns (% of sent); right, the "
-                f"{top} campaigns with the most sends, each step drawn over the one before "
-                "(click rate = unique clicks / delivered)."
+                "How many emails reach each step — left, all campaigns; right, the "
+                f"{top} campaigns with the most sends, each step drawn over the one before. "
+                "Delivered is a share of sent; open and click rates are shares of delivered, "
+                "as in the marts (open rate = unique opens / delivered, click rate = unique "
+                "clicks / delivered)."
             ),
-            "figure": _plot(charts.funnel_figure(c, top), "funnel-chart") if sent else None,
+            "figure": _plot(charts.funnel_figure(c, top, data.kpis), "funnel-chart")
+            if sent
+            else None,
             "empty": "No emails sent yet.",
             "wide": True,
         },
@@ -330,6 +335,58 @@ def chart_cards(data: ReportData, *, top_campaigns: int) -> list[dict]:
     return cards
 
 
+def _plain(value: object) -> object:
+    """A JSON value: NaN/NA → null, numpy numbers → Python numbers, dates → ISO text."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if hasattr(value, "item"):  # numpy scalar
+        return _plain(value.item())
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
+    return [
+        {c: _plain(v) for c, v in zip(columns, row, strict=True)}
+        for row in frame[columns].itertuples(index=False)
+    ]
+
+
+def report_figures(data: ReportData, *, top_campaigns: int, source: str) -> dict:
+    """Every figure the page shows, as the marts gave it: embedded as JSON in the page
+    (``<script type="application/json" id="report-figures">``) for tools and tests."""
+    c = data.campaigns
+    spenders = c[c["ad_spend"] > 0].nlargest(top_campaigns, "ad_spend") if len(c) else c
+    return {
+        "database": source,
+        "kpis": {k: _plain(v) for k, v in data.kpis.items()},
+        "funnel": [
+            {k: _plain(v) for k, v in step.items()} for step in charts.funnel_steps(data.kpis)
+        ],
+        "roas": _records(spenders, ["campaign_id", "ad_spend", "ad_revenue", "ad_roas"])
+        if len(spenders)
+        else [],
+        "leaderboard": {
+            "metric_period": data.period,
+            "metric_date": _plain(data.latest_date),
+            "rows": _records(
+                data.leaderboard,
+                [
+                    "retailer_id",
+                    "retailer_name",
+                    "overall_rank",
+                    "previous_overall_rank",
+                    "rank_change",
+                    "performance_score",
+                ],
+            )
+            if len(data.leaderboard)
+            else [],
+        },
+    }
+
+
 def render(data: ReportData, *, top_campaigns: int, source: str) -> str:
     """The page (Jinja2 template report_template.html.j2); ``source`` names the database."""
     import plotly.offline
@@ -347,6 +404,12 @@ def render(data: ReportData, *, top_campaigns: int, source: str) -> str:
         tiles=kpi_tiles(data.kpis),
         cards=chart_cards(data, top_campaigns=top_campaigns),
         plotlyjs=Markup(plotly.offline.get_plotlyjs()),
+        # JSON inside <script>: "</" escaped so no value can close the element
+        figures=Markup(
+            json.dumps(report_figures(data, top_campaigns=top_campaigns, source=source)).replace(
+                "</", "<\\/"
+            )
+        ),
     )
 
 

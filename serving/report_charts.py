@@ -53,8 +53,44 @@ STAGES = ["Sent", "Delivered", "Opened", "Clicked"]
 STAGE_COLUMNS = ["emails_sent", "emails_delivered", "unique_opens", "unique_clicks"]
 
 
-def funnel_figure(campaigns: pd.DataFrame, top: int) -> go.Figure:
-    totals = [int(campaigns[c].sum()) for c in STAGE_COLUMNS]
+def funnel_steps(kpis: dict) -> list[dict]:
+    """The overall funnel: each step's count and its rate, with the rate's base named.
+
+    Counts and rates are columns of marts.fct_campaign_kpis (rates of delivered, as the
+    marts define them); the delivered step is the only one whose base is sent."""
+    return [
+        {"stage": "Sent", "count": int(kpis["emails_sent"]), "rate_pct": None, "base": None},
+        {
+            "stage": "Delivered",
+            "count": int(kpis["emails_delivered"]),
+            "rate_pct": kpis["delivery_rate_pct"],
+            "base": "sent",
+        },
+        {
+            "stage": "Opened",
+            "count": int(kpis["unique_opens"]),
+            "rate_pct": kpis["open_rate_pct"],
+            "base": "delivered",
+        },
+        {
+            "stage": "Clicked",
+            "count": int(kpis["unique_clicks"]),
+            "rate_pct": kpis["click_rate_pct"],
+            "base": "delivered",
+        },
+    ]
+
+
+def _step_rate(step: dict) -> str:
+    if step["base"] is None:
+        return ""
+    rate = "–" if step["rate_pct"] is None else f"{step['rate_pct']:.2f} %"
+    return f"{rate} of {step['base']}"
+
+
+def funnel_figure(campaigns: pd.DataFrame, top: int, kpis: dict) -> go.Figure:
+    steps = funnel_steps(kpis)
+    totals = [step["count"] for step in steps]
     fig = make_subplots(
         rows=1,
         cols=2,
@@ -65,27 +101,32 @@ def funnel_figure(campaigns: pd.DataFrame, top: int) -> go.Figure:
             f"Top {top} campaigns by emails sent",
         ),
     )
-    step_rates = ["100 %"] + [
-        f"{100 * totals[i] / totals[i - 1]:.1f} % of {STAGES[i - 1].lower()}"
-        if totals[i - 1]
-        else "–"
-        for i in range(1, 4)
+    # the step's rate goes under its name (the bars of the late steps are too narrow for it)
+    rates = [_step_rate(step) for step in steps]
+    stage_labels = [
+        f"<b>{stage}</b><br><span style='font-size:11px;color:{MUTED}'>{rate}</span>"
+        if rate
+        else f"<b>{stage}</b>"
+        for stage, rate in zip(STAGES, rates, strict=True)
+    ]
+    labels_all = [
+        f"{step['count']:,} emails" + (f" · {rate}" if rate else "")
+        for step, rate in zip(steps, rates, strict=True)
     ]
     fig.add_trace(
         go.Funnel(
-            y=STAGES,
+            y=stage_labels,
             x=totals,
             name="All campaigns",
-            textinfo="value+percent initial",
-            texttemplate="%{value:,}  ·  %{percentInitial:.1%}",
+            texttemplate="%{value:,}",
+            textinfo="value",
             textposition="auto",
             insidetextfont={"color": "white", "size": 14},
             outsidetextfont={"color": INK, "size": 14},
             marker={"color": FUNNEL_COLOURS},
             connector={"fillcolor": "#e9edf3", "line": {"width": 0}},
-            customdata=step_rates,
-            hovertemplate="<b>%{y}</b><br>%{x:,} emails<br>%{percentInitial:.1%} of sent"
-            "<br>%{customdata}<extra></extra>",
+            customdata=labels_all,
+            hovertemplate="<b>%{y}</b><br>%{customdata}<extra></extra>",
             showlegend=False,
         ),
         row=1,
@@ -98,8 +139,20 @@ def funnel_figure(campaigns: pd.DataFrame, top: int) -> go.Figure:
         for n, b in zip(leaders["campaign_name"], leaders["brand_name"], strict=True)
     ]
     sent = leaders["emails_sent"].astype(float)
+    # each step's rate as the mart defines it (opens and clicks: of delivered)
+    rate_of = {
+        "Sent": None,
+        "Delivered": None,
+        "Opened": ("open_rate_pct", "delivered"),
+        "Clicked": ("click_rate_pct", "delivered"),
+    }
     for stage, column, colour in zip(STAGES, STAGE_COLUMNS, FUNNEL_COLOURS, strict=True):
         values = leaders[column].astype(float)
+        if rate_of[stage] is None:
+            notes = ["" for _ in values]
+        else:
+            rate_column, base = rate_of[stage]
+            notes = ["" if pd.isna(r) else f" ({r:.2f} % of {base})" for r in leaders[rate_column]]
         fig.add_trace(
             go.Bar(
                 x=values,
@@ -107,16 +160,16 @@ def funnel_figure(campaigns: pd.DataFrame, top: int) -> go.Figure:
                 orientation="h",
                 name=stage,
                 marker={"color": colour, "line": {"width": 0}},
-                customdata=list(zip(leaders["campaign_name"], 100 * values / sent, strict=True)),
+                customdata=list(zip(leaders["campaign_name"], notes, strict=True)),
                 hovertemplate=f"<b>%{{customdata[0]}}</b><br>{stage}: %{{x:,}} emails"
-                " (%{customdata[1]:.1f} % of sent)<extra></extra>",
+                "%{customdata[1]}<extra></extra>",
                 width=0.62,
             ),
             row=1,
             col=2,
         )
     for label, row in zip(labels, leaders.itertuples(), strict=True):
-        rate = "–" if pd.isna(row.click_rate_pct) else f"{row.click_rate_pct:.1f} %"
+        rate = "–" if pd.isna(row.click_rate_pct) else f"{row.click_rate_pct:.2f} %"
         fig.add_annotation(
             x=row.emails_sent,
             y=label,
@@ -124,11 +177,11 @@ def funnel_figure(campaigns: pd.DataFrame, top: int) -> go.Figure:
             yref="y2",
             xanchor="left",
             xshift=6,
-            text=f"{int(row.emails_sent):,} sent · click rate {rate}",
+            text=f"{int(row.emails_sent):,} sent · click rate {rate} of delivered",
             showarrow=False,
             font={"size": 11.5, "color": MUTED},
         )
-    fig.update_xaxes(range=[0, float(sent.max()) * 1.45], row=1, col=2)
+    fig.update_xaxes(range=[0, float(sent.max()) * 1.9], row=1, col=2)
     fig.update_yaxes(showgrid=False, tickfont={"size": 12}, row=1, col=2)
     _base_layout(fig, 420)
     fig.update_layout(
@@ -147,7 +200,7 @@ def roas_figure(campaigns: pd.DataFrame, top: int) -> go.Figure:
     median = float(roas.median()) if len(roas) else 0.0
     colours = [GOLD if r >= median else NAVY for r in roas]
     labels = [
-        f"{_short(n, 24)} · {_short(b or '—', 14)}"
+        f"{_short(n, 26)} · {_short(b or '—', 22)}"
         for n, b in zip(spenders["campaign_name"], spenders["brand_name"], strict=True)
     ]
     custom = spenders[
@@ -204,7 +257,7 @@ def leaderboard_figure(board: pd.DataFrame) -> go.Figure:
     board = board.iloc[::-1]  # best at the top
     moves = [_movement(row) for _, row in board.iterrows()]
     labels = [
-        f"<b>#{int(r)}</b>  {html.escape(_short(n, 34))}"
+        f"<b>#{int(r)}</b>  {html.escape(n)}"
         for r, n in zip(board["overall_rank"], board["retailer_name"], strict=True)
     ]
     custom = [
@@ -248,11 +301,8 @@ def leaderboard_figure(board: pd.DataFrame) -> go.Figure:
             font={"color": move[1], "size": 13},
         )
     _base_layout(fig, max(360, 28 * len(board) + 90))
-    low = float(score.min()) if len(score) else 0.0
-    fig.update_xaxes(
-        title_text="performance score",
-        range=[max(0.0, low - 10), float(score.max()) + 2 if len(score) else 100],
-    )
+    # the whole scale from 0: a bar cut at 85 would make small gaps look large
+    fig.update_xaxes(title_text="performance score (0–100)", range=[0, 100])
     fig.update_yaxes(showgrid=False, tickfont={"size": 12})
     fig.update_layout(margin={"r": 60}, bargap=0.25, barmode="overlay")
     return fig

@@ -171,11 +171,25 @@ def advance(source_url: str, landing_dir: Path | str, *, quiet: bool = False) ->
             frame = activity.analytics_frame(rng, ids, np.full(len(ids), d), age, reach, video)
             copy_frames(conn, "social_analytics", [frame], progress)
 
-        # 7. new daily retailer metrics for the new date
+        # 7. new daily retailer metrics for the new date: each score drifts on from the
+        # retailer's latest daily score, and the generated world's tied pair stays tied
+        latest = dict(
+            conn.execute(
+                "select distinct on (retailer_id) retailer_id::text, performance_score"
+                " from retailer_performance_metrics where metric_period = 'daily'"
+                " order by retailer_id, metric_date desc"
+            ).fetchall()
+        )
+        previous = np.array(
+            [float(latest[str(r)]) if latest.get(str(r)) is not None else np.nan for r in retailers]
+        )
+        position = {str(r): i for i, r in enumerate(retailers)}
+        pair = [position.get(str(r)) for r in world.retailer_ids[:2]]
+        tie = (pair[0], pair[1]) if None not in pair else (0, 1)
         copy_frames(
             conn,
             "retailer_performance_metrics",
-            [activity.metrics_frame(rng, retailers, "daily", [int(d)])],
+            [activity.metrics_frame(rng, retailers, "daily", [int(d)], previous, tie)],
             progress,
         )
 

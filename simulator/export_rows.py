@@ -7,6 +7,9 @@ same world and stream give the same rows.
 
 from __future__ import annotations
 
+import zlib
+from statistics import NormalDist
+
 import numpy as np
 
 from ingestion.platform_exports import schemas
@@ -62,17 +65,42 @@ def ad_campaigns(w: World) -> np.ndarray:
     return np.flatnonzero(cand)
 
 
+AD_CTR = 0.012
+"""Clicks per impression of a paid ad."""
+AD_CPM = (12.0, 30.0)
+"""Range of the cost of a thousand impressions (USD), drawn per row."""
+AD_ORDER_VALUE = 2_800.0
+"""Mean revenue of an ad conversion (USD): a watch, a strap, a service."""
+
+
+def target_roas(owner_ids: np.ndarray) -> np.ndarray:
+    """The ROAS a campaign (or a brand's own ads) earns on average, a pure function of its id
+    (stable across files and ``--advance``): lognormal around 3.2, most between 1.5 and 7."""
+    unique, inverse = np.unique(np.asarray(owner_ids, dtype=str), return_inverse=True)
+    normal = NormalDist(np.log(3.2), 0.45)
+    z = [normal.inv_cdf((zlib.crc32(x.encode()) + 0.5) / 2**32) for x in unique]
+    return np.exp(np.asarray(z, dtype=np.float64))[inverse]
+
+
 def ad_rows_for(
     w: World, rng: np.random.Generator, camp: np.ndarray, day: np.ndarray, platform: np.ndarray
 ) -> list[dict[str, object]]:
     """Six metric rows per (campaign, day, platform); campaign -1 = a brand-level row."""
     n = len(camp)
-    impressions = rng.lognormal(9, 0.8, n).astype(np.int64) + 100
-    clicks = rng.binomial(impressions, 0.012)
-    conversions = rng.binomial(clicks, 0.03)
+    owner = np.where(
+        camp >= 0,
+        w.campaign_ids[np.maximum(camp, 0)],
+        w.brand_ids[np.clip(-camp - 1, 0, len(w.brand_ids) - 1)],
+    )
+    impressions = rng.lognormal(10.6, 0.7, n).astype(np.int64) + 100
+    clicks = rng.binomial(impressions, AD_CTR)
+    cpm = rng.uniform(*AD_CPM, n)
+    spend = impressions * cpm / 1000
+    # conversions per click such that the campaign earns about its target ROAS
+    per_click = target_roas(owner) * (np.mean(AD_CPM) / 1000 / AD_CTR) / AD_ORDER_VALUE
+    conversions = rng.binomial(clicks, np.minimum(per_click, 0.5))
     new_customers = rng.binomial(conversions, 0.6)
-    spend = impressions * rng.uniform(4, 14, n) / 1000
-    revenue = conversions * rng.lognormal(7.5, 0.4, n)
+    revenue = conversions * AD_ORDER_VALUE * rng.lognormal(-0.045, 0.3, n)
     cur = np.asarray(["USD", "usd", "", "Usd"], dtype=object)[
         rng.choice(4, n, p=[0.8, 0.08, 0.1, 0.02])
     ]

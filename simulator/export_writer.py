@@ -96,6 +96,14 @@ def _period_files(
     return files
 
 
+def restated_value(row: dict[str, object], factor: float, offset: float) -> str:
+    """A restated ad metric value: money keeps cents, counts stay whole numbers."""
+    value = float(str(row["value"])) * factor + offset
+    if row["metric_type"] in ("ad_spend", "revenue"):
+        return f"{value:.2f}"
+    return str(round(value))
+
+
 def _ad_metric_files(w: World, landing: Path, bad: dict[str, list[Bad]]) -> list[ExportFile]:
     """Six period files, then a restatement file with new values for ~2 % of the keys."""
     rng = w.rng("ads", "files")
@@ -109,7 +117,7 @@ def _ad_metric_files(w: World, landing: Path, bad: dict[str, list[Bad]]) -> list
     restated = []
     for i in pick_idx:
         row = dict(ads[i])
-        row["value"] = f"{float(str(row['value'])) * 1.07 + 1:.2f}"
+        row["value"] = restated_value(row, 1.07, 1)
         restated.append(row)
     files.append(
         write_file(
@@ -196,7 +204,7 @@ def write_day_exports(w: World, landing: Path, sim_day: int) -> list[ExportFile]
     base = base_ad_rows(w)
     for i in np.sort(rng.choice(len(base), min(3, len(base)), replace=False)):
         restated = dict(base[i])
-        restated["value"] = f"{float(str(restated['value'])) * 0.93 + 2:.2f}"
+        restated["value"] = restated_value(restated, 0.93, 2)
         rows.append(restated)
     files.append(
         write_file(

@@ -38,7 +38,7 @@ DIRTY_REGIONS = {
     "West Coast": ["West  Coast", "west coast "],
     "Central": ["central", " Central"],
     "South": ["SOUTH", "south "],
-    "Northeast": ["northeast", "North East"],
+    "Northeast": ["northeast", " NORTHEAST"],
     "Southwest": ["southwest ", "SouthWest"],
 }
 TIERS = ["premium", "standard", "basic"]
@@ -47,6 +47,8 @@ DIRTY_TIERS = {
     "standard": ["Standard", " standard"],
     "basic": ["BASIC", "basic "],
 }
+# Every dirty variant differs from its clean region only by case and whitespace, so the
+# contract's cleaning (collapse spaces, trim, initcap) brings it back to a value of REGIONS.
 # Rows 0..3 of retailers always carry these exact variants (the contract's examples).
 FORCED_DIRTY = [
     (" east coast", None),
@@ -57,6 +59,174 @@ FORCED_DIRTY = [
 CAMPAIGN_TYPES = ["social", "email", "sms", "mixed"]
 INDUSTRIES = ["Watches", "Watches", "Watches", "Jewelry", "Fashion", "Cosmetics"]
 STORE_TYPES = ["boutique", "department", "online"]
+
+# Fictional watch houses: a family or place name in one of the register's usual forms. The
+# names are invented (no real maison's trademark); HOUSE_NAMES × HOUSE_FORMS gives 512
+# distinct brand names, more than any scale up to 12 needs.
+HOUSE_NAMES = [
+    "Verlaine",
+    "Aurelius",
+    "Castellane",
+    "Delacroix",
+    "Montclair",
+    "Valmont",
+    "Ravenel",
+    "Beaumont",
+    "Lucerna",
+    "Armand",
+    "Solenne",
+    "Corvin",
+    "Halloran",
+    "Marchetti",
+    "Varenne",
+    "Orsini",
+    "Vauclair",
+    "Sternfeld",
+    "Lindqvist",
+    "Morel",
+    "Duval",
+    "Laurentis",
+    "Brisac",
+    "Carrell",
+    "Esterhaz",
+    "Fontaine",
+    "Galland",
+    "Hautval",
+    "Ivrea",
+    "Jouvenel",
+    "Kessler",
+    "Lamarque",
+    "Mireval",
+    "Noirmont",
+    "Ostrander",
+    "Peyrac",
+    "Quenneville",
+    "Rochefort",
+    "Saint-Aubin",
+    "Thoraval",
+    "Valdane",
+    "Wendell",
+    "Zermatti",
+    "Albrecht",
+    "Belmonte",
+    "Challand",
+    "Dorval",
+    "Emeric",
+    "Fabrizi",
+    "Grandval",
+    "Hartwell",
+    "Ravenscroft",
+    "Silvestre",
+    "Tavernier",
+    "Vauban",
+    "Westholm",
+    "Aubertin",
+    "Bellerive",
+    "Clairmont",
+    "Desmarais",
+    "Everard",
+    "Ferrandi",
+    "Guillot",
+    "Rousselot",
+]
+HOUSE_FORMS = [
+    "Maison {}",
+    "{} Genève",
+    "{} & Fils",
+    "Atelier {}",
+    "{} Horlogerie",
+    "{} Manufacture",
+    "{} Le Locle",
+    "{} Frères",
+]
+MODEL_LINES = [
+    "Nocturne",
+    "Aurora",
+    "Regatta",
+    "Equinox",
+    "Meridian",
+    "Tourbillon Céleste",
+    "Astrale",
+    "Vega",
+    "Oceanis",
+    "Solstice",
+    "Boréal",
+    "Altitude",
+    "Perpétuel",
+    "Lumière",
+    "Horizon",
+    "Corniche",
+    "Heritage 1881",
+    "Grand Prix",
+    "Navigatore",
+    "Odyssée",
+    "Sirius",
+    "Minuit",
+    "Rivage",
+    "Orbis",
+    "Sentinelle",
+    "Alpine Sport",
+    "Cosmos",
+    "Étoile",
+    "Tempus",
+    "Imperatore",
+    "Capitaine",
+    "Marée",
+    "Aviateur",
+    "Opéra",
+    "Saphir",
+    "Montagne",
+]
+MODEL_KINDS = [
+    "Chronograph",
+    "Automatic",
+    "Diver 300",
+    "GMT",
+    "Dress",
+    "Pilot",
+    "Moonphase",
+    "Perpetual Calendar",
+    "Small Seconds",
+    "Worldtimer",
+    "Skeleton",
+    "Tourbillon",
+]
+COLLECTIONS = [
+    "Haute Horlogerie",
+    "Heritage",
+    "Sport Élégance",
+    "Grandes Complications",
+    "Classique",
+    "Marine",
+    "Aviation",
+    "Joaillerie",
+    "Les Essentielles",
+    "Édition Limitée",
+    "Métiers d'Art",
+    "Urbaine",
+]
+RETAILER_FORMS = [
+    "{} Jewelers",
+    "{} Fine Watches",
+    "{} Timepieces",
+    "{} & Co.",
+    "{} Boutique",
+    "{} Horology",
+]
+
+
+def house_names(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` distinct fictional watch-house names, distinct family names first."""
+    bases = rng.permutation(np.asarray(HOUSE_NAMES, dtype=object))
+    forms = rng.permutation(len(HOUSE_FORMS))
+    out = []
+    for i in range(n):
+        lap, base = divmod(i, len(bases))
+        name = HOUSE_FORMS[forms[(lap + i) % len(HOUSE_FORMS)]].format(bases[base])
+        if lap >= len(HOUSE_FORMS):  # beyond 512 houses: a numbered branch of a house
+            name = f"{name} {lap // len(HOUSE_FORMS) + 1}"
+        out.append(name)
+    return np.asarray(out, dtype=object)
 
 
 @dataclass
@@ -196,7 +366,7 @@ def _brands_retailers_users(w: World) -> None:
     w.brand_ids = uuids(rng, nb)
     w.retailer_ids = uuids(rng, nr)
 
-    brand_names = p.companies[rng.choice(len(p.companies), nb, replace=False)]
+    brand_names = house_names(rng, nb)
     slugs = _slug(brand_names)
     created = rng.uniform(-HISTORY_DAYS - 400, -HISTORY_DAYS - 30, nb) * DAY
     colors = rng.integers(0, 0xFFFFFF, (nb, 2))
@@ -241,9 +411,9 @@ def _brands_retailers_users(w: World) -> None:
     active = rng.random(nr) > 0.08
     active[-2:] = False  # at least two inactive retailers, whatever the seed
     w.retailer_active = active
-    names = p.companies[rng.integers(0, len(p.companies), nr)]
-    suffix = pick(rng, ["Jewelers", "Fine Watches", "Timepieces", "& Co.", "Boutique"], nr)
-    rnames = np.array([f"{a} {b}" for a, b in zip(names, suffix, strict=True)], dtype=object)
+    names = p.last_names[rng.integers(0, len(p.last_names), nr)]
+    form = pick(rng, RETAILER_FORMS, nr)
+    rnames = np.array([f.format(a) for a, f in zip(names, form, strict=True)], dtype=object)
     rslug = _slug(names)
     created = rng.uniform(-HISTORY_DAYS - 700, -HISTORY_DAYS - 10, nr) * DAY
     w.tables["retailers"] = pd.DataFrame(
@@ -388,10 +558,10 @@ def _campaigns(w: World) -> None:
             "campaign_id": w.campaign_ids,
             "campaign_name": np.array(
                 [
-                    f"{a.title()} {b.title()} {i}"
+                    f"{a} {b} {i}"
                     for i, (a, b) in enumerate(
                         zip(
-                            p.words[rng.integers(0, len(p.words), n)],
+                            pick(rng, MODEL_LINES, n),
                             pick(
                                 rng,
                                 [
@@ -444,7 +614,7 @@ def _campaigns(w: World) -> None:
 
 
 def _watch_models(w: World) -> None:
-    s, p = w.sizes, w.pools
+    s = w.sizes
     rng = w.rng("watch_models")
     n = s.watch_models
     w.model_ids = uuids(rng, n)
@@ -469,20 +639,14 @@ def _watch_models(w: World) -> None:
             "brand_id": w.brand_ids[brand],
             "model_name": np.array(
                 [
-                    f"{a.title()} {b}"
+                    f"{a} {b}"
                     for a, b in zip(
-                        p.words[rng.integers(0, len(p.words), n)],
-                        pick(
-                            rng, ["Chronograph", "Automatic", "Diver", "GMT", "Dress", "Pilot"], n
-                        ),
-                        strict=True,
+                        pick(rng, MODEL_LINES, n), pick(rng, MODEL_KINDS, n), strict=True
                     )
                 ],
                 dtype=object,
             ),
-            "collection_name": np.array(
-                [x.title() for x in p.words[rng.integers(0, len(p.words), n)]], dtype=object
-            ),
+            "collection_name": pick(rng, COLLECTIONS, n),
             "size": pick(rng, ["36mm", "38mm", "40mm", "41mm", "42mm", "44mm"], n),
             "gender": pick(rng, ["men", "women", "unisex"], n),
             "material": pick(

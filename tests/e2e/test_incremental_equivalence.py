@@ -43,6 +43,23 @@ def mart_checksums(warehouse_url: str) -> dict[str, tuple[int, str]]:
     return sums
 
 
+def mart_keys_and_indexes(warehouse_url: str) -> tuple[dict[str, list[str]], list[tuple]]:
+    """({table: primary-key columns} of marts, [(table, index name)] of marts)."""
+    with psycopg.connect(warehouse_url) as conn:
+        keys: dict[str, list[str]] = {}
+        for table, column in conn.execute(
+            "select tc.table_name, kcu.column_name from information_schema.table_constraints tc"
+            " join information_schema.key_column_usage kcu using (constraint_schema, constraint_name)"
+            " where tc.table_schema = 'marts' and tc.constraint_type = 'PRIMARY KEY'"
+            " order by tc.table_name, kcu.ordinal_position"
+        ):
+            keys.setdefault(table, []).append(column)
+        indexes = conn.execute(
+            "select tablename, indexname from pg_indexes where schemaname = 'marts' order by 1, 2"
+        ).fetchall()
+    return keys, indexes
+
+
 def test_incremental_refresh_equals_full_refresh(world, tmp_path):
     target = tmp_path / "target"
     ingest_all(
@@ -73,6 +90,19 @@ def test_incremental_refresh_equals_full_refresh(world, tmp_path):
     assert all(rows > 0 for rows, _ in full.values())
     differing = {t: (incremental.get(t), full[t]) for t in full if incremental.get(t) != full[t]}
     assert differing == {}
+
+    # after four builds (each swapping every mart table) the public marts still carry their
+    # grain as primary key, named <table>_pkey, and every index a readable name
+    keys, indexes = mart_keys_and_indexes(world.warehouse_url)
+    assert keys["campaign_performance"] == ["campaign_id"]
+    assert keys["retailer_ranking"] == ["retailer_id", "metric_period", "metric_date"]
+    assert keys["regional_wish_list"] == ["region", "model_id"]
+    for table, name in indexes:
+        assert name == f"{table}_pkey" or (name.startswith(f"{table}__") and "dbt_" not in name), (
+            table,
+            name,
+        )
+    assert {f"{t}_pkey" for t in keys} <= {name for _, name in indexes}
 
     # and no personal data in any mart of the simulated world
     assert scan_marts(world.warehouse_url, known_pii_from_source(world.source_url)) == []

@@ -9,9 +9,11 @@ session) or skips with the reason.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -132,6 +134,153 @@ def test_report_holds_the_charts_and_the_marts_figures(built_world, report_file)
     assert not password or password not in page
     assert all(region in page for region in regions)
     assert f"{period_date:%d %b %Y}" in page  # the leaderboard's date
+
+
+def _figures(page: str) -> dict:
+    """The page's machine-readable figures block (what the tiles and charts show)."""
+    block = re.search(
+        r'<script type="application/json" id="report-figures">(.*?)</script>', page, re.DOTALL
+    )
+    assert block, "the report embeds no figures block"
+    return json.loads(block.group(1))
+
+
+def _number(value: object) -> float | None:
+    return None if value is None else float(value)
+
+
+def test_report_figures_equal_the_marts(built_world, report_file):
+    figures = _figures(report_file.read_text(encoding="utf-8"))
+    with psycopg.connect(built_world.warehouse_url) as conn:
+        cur = conn.execute("select * from marts.fct_campaign_kpis")
+        kpis = dict(zip([c.name for c in cur.description], cur.fetchone(), strict=True))
+        top = len(figures["roas"])
+        roas = conn.execute(
+            "select campaign_id::text, ad_spend, ad_revenue, ad_roas from marts.campaign_performance"
+            " where ad_spend > 0 order by ad_spend desc limit %s",
+            (top,),
+        ).fetchall()
+        board = figures["leaderboard"]
+        ranking = conn.execute(
+            "select retailer_id::text, retailer_name, overall_rank, previous_overall_rank,"
+            " rank_change, performance_score from marts.retailer_ranking"
+            " where metric_period = %s and metric_date = %s order by overall_rank, retailer_name"
+            " limit %s",
+            (board["metric_period"], board["metric_date"], len(board["rows"])),
+        ).fetchall()
+    # every KPI the page names is the mart's column, unchanged
+    for name, value in kpis.items():
+        shown = figures["kpis"][name]
+        assert (shown if isinstance(value, str) else _number(shown)) == (
+            value if isinstance(value, str) else _number(value)
+        ), name
+    # the funnel: counts of the KPI mart, rates as the marts define them (and say the base)
+    funnel = {step["stage"]: step for step in figures["funnel"]}
+    assert funnel["Sent"]["count"] == kpis["emails_sent"]
+    assert (funnel["Delivered"]["base"], _number(funnel["Delivered"]["rate_pct"])) == (
+        "sent",
+        _number(kpis["delivery_rate_pct"]),
+    )
+    assert (funnel["Opened"]["base"], _number(funnel["Opened"]["rate_pct"])) == (
+        "delivered",
+        _number(kpis["open_rate_pct"]),
+    )
+    assert (funnel["Clicked"]["base"], _number(funnel["Clicked"]["rate_pct"])) == (
+        "delivered",
+        _number(kpis["click_rate_pct"]),
+    )
+    assert funnel["Clicked"]["count"] == kpis["unique_clicks"]
+    # the ROAS chart: the campaigns with the largest ad spend, with the mart's ROAS
+    assert top > 0
+    assert [
+        (r["campaign_id"], _number(r["ad_spend"]), _number(r["ad_revenue"]), _number(r["ad_roas"]))
+        for r in figures["roas"]
+    ] == [(c, _number(s), _number(r), _number(x)) for c, s, r, x in roas]
+    # the leaderboard: ranks and rank movement are the mart's columns
+    assert board["metric_period"] == "weekly" and ranking
+    assert [
+        (
+            r["retailer_id"],
+            r["retailer_name"],
+            r["overall_rank"],
+            r["previous_overall_rank"],
+            r["rank_change"],
+            _number(r["performance_score"]),
+        )
+        for r in board["rows"]
+    ] == [(a, b, c, d, e, _number(f)) for a, b, c, d, e, f in ranking]
+
+
+def test_report_shows_no_credentials(built_world, report_file):
+    from crownsync.settings import url_parts
+
+    page = report_file.read_text(encoding="utf-8")
+    parts = url_parts(built_world.warehouse_url)
+    assert not re.search(r"postgres(ql)?://", page)
+    assert not parts["password"] or parts["password"] not in page
+    # the superuser's name appears nowhere the page writes (plotly.js, inlined, is not ours)
+    import plotly.offline
+
+    ours = page.replace(plotly.offline.get_plotlyjs(), "")
+    assert len(ours) < len(page)
+    assert parts["user"] and not re.search(rf"\b{re.escape(parts['user'])}\b", ours)
+    assert _figures(page)["database"] == parts["database"]
+
+
+def test_demo_world_figures_are_plausible(built_world):
+    """The simulated world reads like real marketing (issue 13): ROAS mostly 1–8 with a long
+    tail, open rates 20–45 %, scores that drift so ranks move a few places a day, every raw
+    region cleaning to a canonical one."""
+    from simulator.world import REGIONS
+
+    with psycopg.connect(built_world.warehouse_url) as conn:
+        roas = [
+            float(r[0])
+            for r in conn.execute(
+                "select ad_roas from marts.campaign_performance where ad_roas is not null"
+            )
+        ]
+        overall = float(conn.execute("select ad_roas from marts.fct_campaign_kpis").fetchone()[0])
+        open_rates = [
+            float(r[0])
+            for r in conn.execute(
+                "select open_rate_pct from marts.campaign_performance where emails_delivered >= 200"
+            )
+        ]
+        daily = conn.execute(
+            "select abs(rank_change), abs(score_change) from marts.retailer_ranking"
+            " where metric_period = 'daily' and rank_change is not null"
+        ).fetchall()
+        regions = {r[0] for r in conn.execute("select distinct region from marts.retailer_ranking")}
+        staged = {
+            r[0] for r in conn.execute("select distinct region from staging.stg_app_db__retailers")
+        }
+    assert len(roas) >= 5
+    assert 1 <= overall <= 8
+    assert 1 <= statistics.median(roas) <= 8
+    assert sum(1 <= r <= 8 for r in roas) >= 0.7 * len(roas), sorted(roas)
+    assert max(roas) < 30, sorted(roas)  # a long tail, not 79x
+    assert len(open_rates) >= 5 and all(20 <= r <= 45 for r in open_rates), sorted(open_rates)
+    rank_moves = [int(r[0]) for r in daily]
+    score_moves = [float(r[1]) for r in daily]
+    assert len(rank_moves) > 100
+    assert statistics.median(rank_moves) <= 3  # a few places a day
+    assert statistics.median(score_moves) <= 2  # drift, not a fresh score every day
+    assert staged <= set(REGIONS) and regions <= set(REGIONS), staged - set(REGIONS)
+
+
+def test_mart_indexes_have_readable_names(built_world):
+    with psycopg.connect(built_world.warehouse_url) as conn:
+        indexes = conn.execute(
+            "select tablename, indexname, indexdef from pg_indexes where schemaname = 'marts'"
+        ).fetchall()
+    assert indexes
+    for table, name, definition in indexes:
+        assert len(name) <= 63
+        assert not re.fullmatch(r"[0-9a-f]{32}", name), (table, name)
+        assert name == f"{table}_pkey" or name.startswith(f"{table}__"), (table, name, definition)
+    names = {name for _, name, _ in indexes}
+    assert "campaign_performance__brand_id_idx" in names
 
 
 @pytest.mark.timeout(MODULE_SECONDS + INSTALL_SECONDS)  # may apt-get install chromium first

@@ -269,6 +269,33 @@ def test_retailers_regions_tiers_and_dirty_text(world: SimWorld) -> None:
     assert {" east coast", "West  Coast", "PREMIUM ", "Standard"} <= raw
 
 
+def test_every_dirty_region_cleans_to_a_canonical_region(world: SimWorld) -> None:
+    # the contract's cleaning (as staging applies it): whitespace runs collapsed, trimmed,
+    # initcap; no variant may survive it as a region of its own ('North East' vs 'Northeast')
+    from simulator.world import REGIONS
+
+    raw = {r[0] for r in world.all("select distinct region from retailers")}
+    assert len(raw) > len(REGIONS)  # the dirty variants are there
+    cleaned = {
+        r[0]
+        for r in world.all(
+            "select distinct initcap(btrim(regexp_replace(region, '\\s+', ' ', 'g')))"
+            " from retailers"
+        )
+    }
+    assert cleaned <= set(REGIONS), cleaned - set(REGIONS)
+
+
+def test_brands_and_models_read_like_watch_houses(world: SimWorld) -> None:
+    brands = [r[0] for r in world.all("select brand_name from brands")]
+    assert len(set(brands)) == len(brands)
+    # generated company names ("Lopez, Rivas and Martin", "Smith Group", "Acme LLC") are gone
+    company = (",", " and ", " LLC", " Inc", " Group", " PLC", " Ltd")
+    assert not [b for b in brands if any(word in b for word in company)]
+    models = world.all("select model_name, collection_name from watch_models")
+    assert models and not [m for m in models if any(word in " ".join(m) for word in company)]
+
+
 def test_emails_with_capitals_and_pii(world: SimWorld) -> None:
     assert world.one("select count(*) from users where email <> lower(email)") > 0
     assert world.one("select count(*) from customers where email <> lower(email)") > 0
@@ -646,6 +673,26 @@ def test_advance_applies_one_day(other: SimWorld) -> None:
         == 30
     )
     assert w.one("select count(*) from retailer_performance_metrics") == before["metrics"] + 30
+    # the new day's scores drift on from each retailer's day before (no fresh draw), and the
+    # generated world's tie survives
+    moves = [
+        float(r[0])
+        for r in w.all(
+            "select abs(today.performance_score - yesterday.performance_score)"
+            " from retailer_performance_metrics today join retailer_performance_metrics yesterday"
+            " using (retailer_id, metric_period)"
+            " where metric_period = 'daily' and today.metric_date = '2026-10-01'"
+            " and yesterday.metric_date = '2026-09-30'"
+        )
+    ]
+    assert len(moves) == 30 and sorted(moves)[len(moves) // 2] <= 2 and max(moves) <= 10
+    assert (
+        w.one(
+            "select count(*) - count(distinct performance_score) from retailer_performance_metrics"
+            " where metric_period = 'daily' and metric_date = '2026-10-01'"
+        )
+        >= 1
+    )
     # new files, landing after every earlier one
     new_files = [f.path for f in s.files]
     assert len(new_files) == 3 and all(p not in before_files for p in new_files)
