@@ -50,6 +50,9 @@ def _stats(conn: psycopg.Connection, dbids: list[int], limit: int = 12) -> list[
         select d.datname, left(regexp_replace(s.query, '\\s+', ' ', 'g'), 160), s.calls,
                s.total_exec_time,
                case
+                 when s.query ilike 'copy "raw"."\\_stage\\_%%from stdin%%' then 'copy_in_stage'
+                 when s.query ilike 'alter table "raw"."\\_stage\\_%%' then 'stage_to_raw'
+                 when s.query ilike '%%add primary key%%' then 'primary_key'
                  when s.query ilike 'copy %%from stdin%%' then 'copy_in'
                  when s.query ilike 'copy %%to stdout%%' then 'copy_out'
                  when s.query ilike '%%on conflict%%' then 'merge'
@@ -233,7 +236,8 @@ def bench_ingestion(ctx: Scale, psql: str, tosql_rows: int, comparisons: bool = 
             col_list = ", ".join(f'"{c}"' for c in cols)
             _stats_reset(conn, dbids)
             began = time.monotonic()
-            result = ingest_app_table(table, warehouse_url=ing, source_url=src)
+            # one stream per table, tables one after the other: INGEST_WORKERS=1
+            result = ingest_app_table(table, warehouse_url=ing, source_url=src, workers=1)
             ours_s = time.monotonic() - began
             stats = _stats(conn, dbids)
             rows = result.rows_read
@@ -341,8 +345,82 @@ def bench_ingestion(ctx: Scale, psql: str, tosql_rows: int, comparisons: bool = 
         f"psql \\copy {out['total']['psql_copy_rows_per_second']:,.0f} rows/s "
         f"→ ratio {out['total']['ratio_vs_psql_copy']:.2f}"
     )
+    out["parallel"] = bench_parallel_ingestion(ctx, out["total"])
     if comparisons:
         out["to_sql"] = bench_to_sql(ctx, tosql_rows, tables["email_sends"]["rows_per_second"])
+    return out
+
+
+def bench_parallel_ingestion(ctx: Scale, serial: dict, workers: int | None = None) -> dict:
+    """The same six tables again, into an empty ``raw``, as one ``ingest_app_db`` call with
+    ``INGEST_WORKERS`` (default: the core count): tables largest first, a large table in
+    key-range streams. Next to the serial figures (INGEST_WORKERS=1) and psql's 1 and 2
+    streams of the same rows, measured just before in the same run. The raw schema of the
+    ingestion database is dropped first (ledger included: a first load for every table).
+    """
+    from crownsync.settings import get_settings
+    from ingestion.api import ingest_app_db, prepare_warehouse
+
+    workers = workers or get_settings().workers
+    src, ing = ctx.url("src"), ctx.url("ing")
+    with psycopg.connect(ing, autocommit=True) as conn:
+        conn.execute("drop schema if exists raw cascade")
+        dbids = [_dbid(conn, ctx.name("ing")), _dbid(conn, ctx.name("src"))]
+    prepare_warehouse(ing)
+    with psycopg.connect(ing, autocommit=True) as conn:
+        _stats_reset(conn, dbids)
+        began = time.monotonic()
+        report = ingest_app_db(
+            tables=list(LARGE_TABLES), warehouse_url=ing, source_url=src, workers=workers
+        )
+        seconds = time.monotonic() - began
+        stats = _stats(conn, dbids, limit=40)
+    if not report.ok:
+        raise RuntimeError(f"parallel ingestion failed: {report.errors}")
+    rows = sum(t.rows_read for t in report.tables)
+    if rows != serial["rows"]:
+        raise RuntimeError(
+            f"parallel ingestion read {rows:,} rows, the serial one {serial['rows']:,}"
+        )
+    rate = rows / seconds
+    out = {
+        "workers": workers,
+        "rows": rows,
+        "seconds": seconds,
+        "rows_per_second": rate,
+        "ratio_vs_serial": rate / serial["rows_per_second"],
+        "ratio_vs_psql_copy": rate / serial["psql_copy_rows_per_second"],
+        "tables": {
+            t.table: {"rows": t.rows_read, "streams": t.streams, "seconds": t.seconds}
+            for t in report.tables
+        },
+        "server_ms": {
+            kind: _stmt_ms(stats, kind)
+            for kind in (
+                "copy_out",
+                "copy_in_stage",
+                "copy_in",
+                "stage_to_raw",
+                "primary_key",
+                "post_load",
+                "merge",
+                "other",
+            )
+        },
+        "top_statements": stats[:12],
+    }
+    if "psql_copy_2streams_rows_per_second" in serial:
+        out["ratio_vs_psql_copy_2streams"] = rate / serial["psql_copy_2streams_rows_per_second"]
+    say(
+        f"  ingest parallel (INGEST_WORKERS={workers}) {rows:,} rows in {seconds:.1f} s: "
+        f"{rate:,.0f} rows/s = {out['ratio_vs_serial']:.2f} × serial, "
+        f"{out['ratio_vs_psql_copy']:.2f} × psql 1 stream"
+        + (
+            f", {out['ratio_vs_psql_copy_2streams']:.2f} × psql 2 streams"
+            if "ratio_vs_psql_copy_2streams" in out
+            else ""
+        )
+    )
     return out
 
 

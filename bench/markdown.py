@@ -73,7 +73,7 @@ def summary_table(scales: list[dict]) -> str:
         )
     add("ingest total rows", lambda s: f"{s['ingestion']['total']['rows']:,}")
     add(
-        "ingest total rows/s (ours)",
+        "ingest total rows/s (ours, INGEST_WORKERS=1)",
         lambda s: _fmt_rate(s["ingestion"]["total"]["rows_per_second"]),
     )
     add(
@@ -84,6 +84,24 @@ def summary_table(scales: list[dict]) -> str:
         ),
     )
     add("ours ÷ psql \\copy", lambda s: f"{s['ingestion']['total']['ratio_vs_psql_copy']:.2f}")
+    add(
+        "ingest parallel rows/s (INGEST_WORKERS)",
+        lambda s: (
+            f"{_fmt_rate(s['ingestion']['parallel']['rows_per_second'])} "
+            f"({s['ingestion']['parallel']['workers']})"
+        ),
+    )
+    add(
+        "parallel ÷ psql \\copy 1 / 2 streams",
+        lambda s: (
+            f"{s['ingestion']['parallel']['ratio_vs_psql_copy']:.2f} / "
+            f"{s['ingestion']['parallel']['ratio_vs_psql_copy_2streams']:.2f}"
+        ),
+    )
+    add(
+        "parallel ÷ serial (INGEST_WORKERS=1)",
+        lambda s: f"{s['ingestion']['parallel']['ratio_vs_serial']:.2f}",
+    )
     add(
         "what-if: relay with 128 kB writes ÷ psql",
         lambda s: f"{s['ingestion']['total']['ratio_batched_relay_vs_psql_copy']:.2f}",
@@ -236,8 +254,9 @@ def _bounds_ingestion(main: dict) -> str:
         f"At scale {main['scale']:g} our loader took {ours_s:.1f} s for {total['rows']:,} rows "
         f"and psql `\\copy` from a file {psql_s:.1f} s (ratio {total['ratio_vs_psql_copy']:.2f}). "
         f"pg_stat_statements in the same run: the warehouse-side `COPY … FROM STDIN` of our "
-        f"loader was open for {copy_in:.1f} s (parsing, inserting, indexing — the work psql's "
-        f"load does — plus waiting for rows to arrive), while the "
+        f"loader was open for {copy_in:.1f} s (inserting — in binary format, the primary key "
+        f"built after the rows, where psql parses text and maintains the key row by row — "
+        f"plus waiting for rows to arrive), while the "
         f"source-side `COPY (select …) TO STDOUT` ran alongside it for {copy_out:.1f} s "
         f"(streamed: the source waits for the warehouse; exporting the same rows to a file with "
         f"psql alone took {export_s:.1f} s). After the load the loader re-reads the table for "
@@ -275,6 +294,54 @@ def _bounds_ingestion(main: dict) -> str:
             "`to_sql`) were skipped at this scale (lean run). "
         )
     text += "Per-table statements: `top_statements` in benchmarks.json."
+    return text
+
+
+def _bounds_parallel(main: dict) -> str | None:
+    """Where the parallel ingestion's time goes (scale 1: the scale its targets are set at)."""
+    par = (main.get("ingestion") or {}).get("parallel")
+    if not par:
+        return None
+    total = main["ingestion"]["total"]
+    ms = par.get("server_ms", {})
+    streams = ", ".join(
+        f"{name} {t['rows']:,} rows in {t['streams']} stream{'s' * (t['streams'] > 1)} "
+        f"{t['seconds']:.1f} s"
+        for name, t in par["tables"].items()
+    )
+    psql2 = total.get("psql_copy_2streams_rows_per_second")
+    text = (
+        f"At scale {main['scale']:g}, the same {par['rows']:,} rows as above loaded into an "
+        f"empty `raw` by one `ingest_app_db` call with INGEST_WORKERS={par['workers']} took "
+        f"{par['seconds']:.1f} s: {par['rows_per_second']:,.0f} rows/s, against "
+        f"{total['rows_per_second']:,.0f} rows/s serially (INGEST_WORKERS=1, ×"
+        f"{par['ratio_vs_serial']:.2f}), {total['psql_copy_rows_per_second']:,.0f} rows/s for "
+        f"one psql `\\copy` stream (×{par['ratio_vs_psql_copy']:.2f})"
+        + (
+            f" and {psql2:,.0f} rows/s for two parallel psql streams "
+            f"(×{par['ratio_vs_psql_copy_2streams']:.2f})"
+            if psql2
+            else ""
+        )
+        + f". Per table: {streams}. Server time in pg_stat_statements (summed over the "
+        f"streams, which run at the same time): source `COPY … TO STDOUT` "
+        f"{ms.get('copy_out', 0) / 1000:.1f} s, `COPY` into the stages "
+        f"{ms.get('copy_in_stage', 0) / 1000:.1f} s, into raw directly (tables below "
+        f"INGEST_PARALLEL_MIN_ROWS) {ms.get('copy_in', 0) / 1000:.1f} s, the stage turned "
+        f"into the raw table {ms.get('stage_to_raw', 0) / 1000:.1f} s, primary-key builds "
+        f"{ms.get('primary_key', 0) / 1000:.1f} s, row count and watermark "
+        f"{ms.get('post_load', 0) / 1000:.1f} s. "
+        "What the ratios to psql compare: psql's `\\copy` loads text into a table that has "
+        "its primary key from the start (an index insert per row; the bench's baseline, "
+        "unchanged); the loader, serial or parallel, moves PostgreSQL's binary COPY format "
+        "between two servers of the same types and builds a new raw table's key once, after "
+        "the rows (sorted). Most of the gain over psql comes from those two, at 1 worker as "
+        "at N; the streams add what idle cores allow. Both sides of every stream (source "
+        "export, warehouse load) run on this machine's cores — source and warehouse are one "
+        "server here — and the key build and the final count are single-threaded per table: "
+        "on a shared 2-core machine the cores themselves are the ceiling, and two streams "
+        "are faster than one only where a core is idle."
+    )
     return text
 
 
@@ -567,6 +634,7 @@ def render_markdown(report: dict) -> str:
     m = report["machine"]
     scales = report["scales"]
     main = scales[-1]
+    s1_or_main = next((s for s in scales if s["scale"] == 1.0), main)
     bi_runs = next(iter(main["bi"]["queries"].values()), {}).get("runs", 0)
     lines = [
         "# Benchmarks",
@@ -625,6 +693,11 @@ def render_markdown(report: dict) -> str:
         "",
         _bounds_ingestion(main),
         "",
+        *(
+            ["### Parallel ingestion (INGEST_WORKERS)", "", _bounds_parallel(s1_or_main), ""]
+            if _bounds_parallel(s1_or_main)
+            else []
+        ),
         "Incremental merge after `advance` (per table, rows read ÷ wall; server time of the "
         "`insert … on conflict` merge statement):",
         "",

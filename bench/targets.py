@@ -13,6 +13,8 @@ MB = 1024**2
 
 TARGETS = {
     "ingest_vs_psql": 0.70,
+    "parallel_vs_psql_2streams": 0.90,
+    "parallel_vs_psql_1stream": 1.50,
     "full_pipeline_s1_seconds": 180.0,
     "nochange_s1_seconds": 10.0,
     "incremental_over_full": 0.10,
@@ -49,6 +51,31 @@ def evaluate_targets(scales: list[dict]) -> list[dict]:
         }
     )
     s1 = by_scale.get(1.0)
+    parallel = ((s1 or {}).get("ingestion") or {}).get("parallel")
+    for key, field, label in (
+        (
+            "parallel_vs_psql_2streams",
+            "ratio_vs_psql_copy_2streams",
+            "parallel ingestion rows/s ÷ 2 parallel psql \\copy streams ≥ 0.90",
+        ),
+        (
+            "parallel_vs_psql_1stream",
+            "ratio_vs_psql_copy",
+            "parallel ingestion rows/s ÷ 1 psql \\copy stream ≥ 1.50",
+        ),
+    ):
+        ratio = (parallel or {}).get(field)
+        out.append(
+            {
+                "target": label,
+                "key": key,
+                "scale": 1.0,
+                "value": "not measured" if ratio is None else f"{ratio:.2f}",
+                "status": (
+                    "not measured" if ratio is None else "pass" if ratio >= TARGETS[key] else "miss"
+                ),
+            }
+        )
     if s1 is not None:
         wall = s1["full_pipeline"]["process_wall_seconds"]
         ok = wall <= TARGETS["full_pipeline_s1_seconds"] and s1["full_pipeline"]["success"]

@@ -15,6 +15,7 @@ that URL and its own credentials are used as they are.
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 
@@ -66,6 +67,16 @@ class Settings(BaseSettings):
     ingest_lookback_minutes: int = Field(
         default=60, description="Incremental extraction re-reads this far behind the watermark."
     )
+    ingest_workers: str | None = Field(
+        default=None,
+        description="Parallel ingestion: at most this many COPY streams at once (tables, feeds, "
+        "key ranges of a large table). Unset: the number of cores (at most 8); 1 = serial.",
+    )
+    ingest_parallel_min_rows: int = Field(
+        default=200_000,
+        description="An app table with at least this many rows (source estimate) is split into "
+        "key-range streams when INGEST_WORKERS > 1.",
+    )
     change_log_retention_days: int = Field(
         default=30,
         description="raw._changed_keys rows of loads finished longer ago are pruned (a reset marker stays).",
@@ -92,6 +103,11 @@ class Settings(BaseSettings):
     )
 
     # -- derived -------------------------------------------------------------------------
+
+    @property
+    def workers(self) -> int:
+        """INGEST_WORKERS as a number (validated by :func:`get_settings`)."""
+        return parse_ingest_workers(self.ingest_workers)
 
     @property
     def uses_embedded_server(self) -> bool:
@@ -249,6 +265,36 @@ def check_url(variable: str, value: str) -> None:
         )
 
 
+MAX_DEFAULT_WORKERS = 8
+
+
+def default_ingest_workers() -> int:
+    """The number of cores this process may run on, at most :data:`MAX_DEFAULT_WORKERS`."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_DEFAULT_WORKERS, cores))
+
+
+def parse_ingest_workers(value: str | int | None) -> int:
+    """INGEST_WORKERS: a positive integer, or unset/empty for the core count."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default_ingest_workers()
+    text = str(value).strip()
+    try:
+        workers = int(text)
+    except ValueError:
+        workers = None
+    if workers is None or workers < 1:
+        raise ConfigError(
+            f"INGEST_WORKERS must be a positive integer, got {text!r}",
+            "set it to 1 for serial ingestion, to 2 or more for parallel streams, or unset it "
+            f"for the number of cores (here {default_ingest_workers()})",
+        )
+    return workers
+
+
 @cache
 def get_settings() -> Settings:
     """The settings, read once; a malformed URL setting is a :class:`ConfigError`."""
@@ -257,4 +303,5 @@ def get_settings() -> Settings:
         value = getattr(settings, field)
         if value is not None:
             check_url(variable, value)
+    parse_ingest_workers(settings.ingest_workers)
     return settings

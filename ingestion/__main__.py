@@ -17,8 +17,7 @@ try:
         APP_TABLES,
         EXPORTS,
         IngestReport,
-        ingest_app_db,
-        ingest_exports,
+        ingest_targets,
         landing_folder,
         prepare_warehouse,
     )
@@ -95,22 +94,17 @@ def main(argv: list[str] | None = None) -> int:
         check_source(args.source_url)
     if args.what in ("exports", "all"):
         landing_folder(args.landing_dir)
-    if args.what in ("app-db", "all"):
-        ingest_app_db(
-            tables=args.tables,
-            warehouse_url=args.warehouse_url,
-            source_url=args.source_url,
-            full_refresh=args.full_refresh,
-            check_deletes=args.check_deletes,
-            report=report,
-        )
-    if args.what in ("exports", "all"):
-        ingest_exports(
-            exports=args.exports,
-            warehouse_url=args.warehouse_url,
-            landing_dir=args.landing_dir,
-            report=report,
-        )
+    # tables and feeds in one pool of INGEST_WORKERS streams (docs/raw-layer.md)
+    ingest_targets(
+        tables=args.tables if args.what in ("app-db", "all") else [],
+        exports=args.exports if args.what in ("exports", "all") else [],
+        warehouse_url=args.warehouse_url,
+        source_url=args.source_url,
+        landing_dir=args.landing_dir,
+        full_refresh=args.full_refresh,
+        check_deletes=args.check_deletes,
+        report=report,
+    )
     rows = sum(t.rows_read for t in report.tables)
     loaded = [f for f in report.files if f.status != "skipped"]
     print(

@@ -9,6 +9,9 @@ The sources are only ever read.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -18,8 +21,13 @@ import psycopg
 from crownsync.errors import ConfigError
 from crownsync.settings import get_settings, libpq_url
 from crownsync.warehouse.bootstrap import bootstrap_warehouse
-from crownsync.warehouse.connections import LockWaitTimeout, connect_warehouse
-from ingestion.app_db.extract import SchemaContractError, TableLoadResult, load_table
+from crownsync.warehouse.connections import LockWaitTimeout, connect_source, connect_warehouse
+from ingestion.app_db.extract import (
+    SOURCE_SCHEMA,
+    SchemaContractError,
+    TableLoadResult,
+    load_table,
+)
 from ingestion.app_db.manifest import TableSpec, load_manifest
 from ingestion.ledger import ensure_raw_schema
 from ingestion.platform_exports.feeds import FEEDS
@@ -72,11 +80,20 @@ def ingest_app_table(
     full_refresh: bool = False,
     check_deletes: bool | None = None,
     lookback_minutes: int | None = None,
+    workers: int | None = None,
+    prepared: bool = False,
+    parallel_min_rows: int | None = None,
+    streams: int | None = None,
 ) -> TableLoadResult:
-    """Load one app-database table into ``raw.<table>`` (incremental merge)."""
+    """Load one app-database table into ``raw.<table>`` (incremental merge).
+
+    ``workers`` (default ``INGEST_WORKERS``): key-range streams for a table of at least
+    ``parallel_min_rows`` (default ``INGEST_PARALLEL_MIN_ROWS``); ``streams``: exactly so many.
+    """
     settings = get_settings()
     warehouse = _warehouse(warehouse_url)
-    prepare_warehouse(warehouse)
+    if not prepared:
+        prepare_warehouse(warehouse)
     lookback = settings.ingest_lookback_minutes if lookback_minutes is None else lookback_minutes
     return load_table(
         _spec(table),
@@ -85,18 +102,26 @@ def ingest_app_table(
         lookback=timedelta(minutes=lookback),
         full_refresh=full_refresh,
         check_deletes=check_deletes,
+        workers=workers,
+        parallel_min_rows=parallel_min_rows,
+        streams=streams,
     )
 
 
 def ingest_export(
-    export: str, *, warehouse_url: str | None = None, landing_dir: Path | str | None = None
+    export: str,
+    *,
+    warehouse_url: str | None = None,
+    landing_dir: Path | str | None = None,
+    prepared: bool = False,
 ) -> list[FileLoadResult]:
     """Load the new files of one export feed into ``raw.<export>``."""
     if export not in FEEDS:
         raise KeyError(f"unknown export {export!r}; known exports: {', '.join(FEEDS)}")
     folder = landing_folder(landing_dir)
     warehouse = _warehouse(warehouse_url)
-    prepare_warehouse(warehouse)
+    if not prepared:
+        prepare_warehouse(warehouse)
     return load_export(export, landing_dir=folder, warehouse_url=warehouse)
 
 
@@ -124,6 +149,166 @@ def landing_folder(landing_dir: Path | str | None = None) -> Path:
     return folder
 
 
+APP_ERRORS = (SchemaContractError, KeyError, LockWaitTimeout, psycopg.Error, TimeoutError)
+EXPORT_ERRORS = (KeyError, LockWaitTimeout, psycopg.Error, OSError)
+
+
+class StreamSlots:
+    """The bounded pool of COPY streams of one ingestion run (``INGEST_WORKERS``)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._free = size
+        self._cond = threading.Condition()
+
+    def take(self, wanted: int, wait_seconds: float = 6 * 3600.0) -> int:
+        """Wait (bounded) until a slot is free, then take up to ``wanted`` of the free ones."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._free > 0, timeout=wait_seconds):
+                raise TimeoutError(
+                    f"no ingestion stream slot came free in {wait_seconds:.0f} s "
+                    f"(INGEST_WORKERS={self.size})"
+                )
+            got = max(1, min(wanted, self._free))
+            self._free -= got
+            return got
+
+    def give_back(self, count: int) -> None:
+        with self._cond:
+            self._free += count
+            self._cond.notify_all()
+
+
+@dataclass
+class _Job:
+    target: str
+    call: Callable[[int], object]  # called with the number of streams it was given
+    handled: tuple[type[BaseException], ...]
+    wanted: int = 1  # streams it would use (a large table: INGEST_WORKERS)
+
+
+def _source_sizes(source_url: str) -> dict[str, float]:
+    """Row estimates of the source's tables (planner statistics, no scan); {} if unreadable."""
+    try:
+        with connect_source(source_url, autocommit=True) as source:
+            return {
+                name: float(size)
+                for name, size in source.execute(
+                    "select c.relname, case when c.reltuples >= 0 then c.reltuples "
+                    "else pg_relation_size(c.oid) / 100.0 end "
+                    "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                    "where n.nspname = %s and c.relkind in ('r', 'p')",
+                    (SOURCE_SCHEMA,),
+                ).fetchall()
+            }
+    except psycopg.Error:
+        return {}
+
+
+def _run_loads(jobs: list[_Job], workers: int) -> list[tuple[str, object, str | None]]:
+    """Run the jobs in order, at most ``workers`` streams at once; (target, result, error).
+
+    A job starts as soon as one stream slot is free and gets up to ``wanted`` of the free
+    slots (the largest tables come first, so they get their key-range streams). An error
+    of a handled kind is logged and returned, the other jobs still run.
+    """
+
+    def run(job: _Job, streams: int) -> tuple[str, object, str | None]:
+        try:
+            return job.target, job.call(streams), None
+        except job.handled as err:
+            log.error("%s: FAILED: %s", job.target, err)
+            return job.target, None, str(err)
+
+    if workers <= 1 or len(jobs) <= 1:
+        return [run(job, min(job.wanted, workers)) for job in jobs]
+    slots = StreamSlots(workers)
+
+    def run_and_release(job: _Job, streams: int) -> tuple[str, object, str | None]:
+        try:
+            return run(job, streams)
+        finally:
+            slots.give_back(streams)
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="ingest") as pool:
+        futures = []
+        for job in jobs:  # slots <= threads: a started job never waits for a thread
+            futures.append(pool.submit(run_and_release, job, slots.take(job.wanted)))
+        return [future.result() for future in futures]
+
+
+def ingest_targets(
+    *,
+    tables: list[str] | None = (),
+    exports: list[str] | None = (),
+    warehouse_url: str | None = None,
+    source_url: str | None = None,
+    landing_dir: Path | str | None = None,
+    full_refresh: bool = False,
+    check_deletes: bool | None = None,
+    report: IngestReport | None = None,
+    workers: int | None = None,
+) -> IngestReport:
+    """App tables and export feeds, at most ``INGEST_WORKERS`` (or ``workers``) streams at once.
+
+    ``None`` = every table / feed, empty = none. Each table or feed is its own load (own
+    transaction, ledger row and lock), exactly as when loaded alone. Tables go largest
+    first (source estimate); one of at least ``INGEST_PARALLEL_MIN_ROWS`` rows gets the
+    free stream slots, up to ``INGEST_WORKERS``, for key-range streams; small tables and
+    feeds take one slot each. Files of one feed stay in landing order, one after the other
+    (``_is_current`` follows that order). A target that fails is reported; the others
+    still load. The report lists tables, then files, in the order given.
+    """
+    settings = get_settings()
+    report = report or IngestReport()
+    workers = settings.workers if workers is None else workers
+    table_list = list(APP_TABLES if tables is None else tables)
+    export_list = list(EXPORTS if exports is None else exports)
+    warehouse = _warehouse(warehouse_url)
+    source = libpq_url(source_url or settings.source_url)
+    prepare_warehouse(warehouse)
+    given = {f"app_db.{t}": i for i, t in enumerate(table_list)}
+    sizes = _source_sizes(source) if workers > 1 and table_list else {}
+    min_rows = max(1, settings.ingest_parallel_min_rows)
+
+    def table_job(table: str) -> _Job:
+        def call(streams: int) -> TableLoadResult:
+            return ingest_app_table(
+                table,
+                warehouse_url=warehouse,
+                source_url=source,
+                full_refresh=full_refresh,
+                check_deletes=check_deletes,
+                workers=workers,
+                prepared=True,
+                streams=streams,
+            )
+
+        wanted = workers if sizes.get(table, 0) >= min_rows else 1
+        return _Job(f"app_db.{table}", call, APP_ERRORS, wanted)
+
+    def export_job(export: str) -> _Job:
+        def call(_streams: int) -> list[FileLoadResult]:
+            return ingest_export(
+                export, warehouse_url=warehouse, landing_dir=landing_dir, prepared=True
+            )
+
+        return _Job(f"exports.{export}", call, EXPORT_ERRORS)
+
+    ordered = sorted(table_list, key=lambda t: -sizes.get(t, 0)) if sizes else table_list
+    jobs = [table_job(t) for t in ordered] + [export_job(e) for e in export_list]
+    outcomes = _run_loads(jobs, workers)
+    outcomes.sort(key=lambda o: given.get(o[0], len(given)))  # stable: feeds keep their order
+    for target, result, error in outcomes:
+        if error is not None:
+            report.errors[target] = error
+        elif target.startswith("app_db."):
+            report.tables.append(result)
+        else:
+            report.files.extend(result)
+    return report
+
+
 def ingest_app_db(
     *,
     tables: list[str] | None = None,
@@ -132,24 +317,19 @@ def ingest_app_db(
     full_refresh: bool = False,
     check_deletes: bool | None = None,
     report: IngestReport | None = None,
+    workers: int | None = None,
 ) -> IngestReport:
     """Every (or the named) app table. A table that fails is reported; the others still load."""
-    report = report or IngestReport()
-    for table in tables or APP_TABLES:
-        try:
-            report.tables.append(
-                ingest_app_table(
-                    table,
-                    warehouse_url=warehouse_url,
-                    source_url=source_url,
-                    full_refresh=full_refresh,
-                    check_deletes=check_deletes,
-                )
-            )
-        except (SchemaContractError, KeyError, LockWaitTimeout, psycopg.Error) as err:
-            log.error("app_db.%s: FAILED: %s", table, err)
-            report.errors[f"app_db.{table}"] = str(err)
-    return report
+    return ingest_targets(
+        tables=tables,
+        exports=[],
+        warehouse_url=warehouse_url,
+        source_url=source_url,
+        full_refresh=full_refresh,
+        check_deletes=check_deletes,
+        report=report,
+        workers=workers,
+    )
 
 
 def ingest_exports(
@@ -158,17 +338,16 @@ def ingest_exports(
     warehouse_url: str | None = None,
     landing_dir: Path | str | None = None,
     report: IngestReport | None = None,
+    workers: int | None = None,
 ) -> IngestReport:
-    report = report or IngestReport()
-    for export in exports or EXPORTS:
-        try:
-            report.files.extend(
-                ingest_export(export, warehouse_url=warehouse_url, landing_dir=landing_dir)
-            )
-        except (KeyError, LockWaitTimeout, psycopg.Error, OSError) as err:
-            log.error("exports.%s: FAILED: %s", export, err)
-            report.errors[f"exports.{export}"] = str(err)
-    return report
+    return ingest_targets(
+        tables=[],
+        exports=exports,
+        warehouse_url=warehouse_url,
+        landing_dir=landing_dir,
+        report=report,
+        workers=workers,
+    )
 
 
 def data_versions(warehouse_url: str | None = None) -> dict[str, str | None]:
@@ -207,11 +386,16 @@ def ingest_all(
     landing_dir: Path | str | None = None,
     full_refresh: bool = False,
     check_deletes: bool | None = None,
+    workers: int | None = None,
 ) -> IngestReport:
-    report = ingest_app_db(
+    """Every app table and every export feed, in one pool of ``INGEST_WORKERS`` streams."""
+    return ingest_targets(
+        tables=None,
+        exports=None,
         warehouse_url=warehouse_url,
         source_url=source_url,
+        landing_dir=landing_dir,
         full_refresh=full_refresh,
         check_deletes=check_deletes,
+        workers=workers,
     )
-    return ingest_exports(warehouse_url=warehouse_url, landing_dir=landing_dir, report=report)

@@ -187,7 +187,7 @@ def layer_rows(warehouse_url: str) -> dict[str, tuple[int, int]]:
     with psycopg.connect(warehouse_url) as conn:
         for schema in LAYERS:
             relations = conn.execute(
-                """
+                r"""
                 select c.relname, c.relkind, c.reltuples
                   from pg_class c join pg_namespace n on n.oid = c.relnamespace
                  where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm')

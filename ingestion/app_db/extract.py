@@ -18,12 +18,27 @@ For each table (one warehouse transaction, so a crash leaves ``raw`` as it was):
 
 Source reads happen in one REPEATABLE READ, READ ONLY transaction: the rows and the keys
 come from one snapshot, and the source is never written.
+
+Parallel streams (``INGEST_WORKERS`` > 1, a table of at least ``INGEST_PARALLEL_MIN_ROWS``
+rows): the load's source transaction exports its snapshot (``pg_export_snapshot()``) and N
+stream connections import it (``SET TRANSACTION SNAPSHOT``), so every stream reads the same
+source state. Each stream copies one primary-key range (split points from a sample of the
+first key column; the ranges are disjoint and cover every value whatever the sample), in
+binary COPY format, into one stage table ``raw._stage_<load_id>`` over its own warehouse
+connection (committed). The load's one transaction then turns the stage into the new raw
+table (first load: renamed, load columns added, primary key built) or merges it into
+``raw.<table>`` (unlogged stage, dropped), and records the load: a crash in any stream
+leaves ``raw`` and the ledger as they were, and the next load of the table drops the dead
+stage.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -47,10 +62,19 @@ class SchemaContractError(RuntimeError):
     """The source table does not have the shape the contract requires."""
 
 
+STAGE_PREFIX = "_stage_"
+# a stream's wait on the others is cut in slices this long: between two, the load's idle
+# connections (warehouse transaction, source snapshot) are pinged so that no
+# idle_in_transaction_session_timeout ends them
+STREAM_WAIT_SLICE_S = 20.0
+SAMPLE_ROWS = 30_000  # rows of the first key column sampled for the split points
+
+
 @dataclass
 class TableLoadResult:
     table: str
     load_id: int
+    streams: int = 1  # COPY streams the rows came through (key ranges)
     rows_read: int = 0
     rows_inserted: int = 0
     rows_updated: int = 0
@@ -74,10 +98,11 @@ class TableLoadResult:
         return self.rows_read / self.seconds if self.seconds else 0.0
 
     def summary(self) -> str:
+        streams = f", {self.streams} streams" if self.streams > 1 else ""
         return (
             f"{self.table}: read {self.rows_read:,}, inserted {self.rows_inserted:,}, "
             f"updated {self.rows_updated:,}, deleted {self.rows_deleted:,} "
-            f"({self.mode}, {self.rows_per_second:,.0f} rows/s, {self.seconds:.2f}s)"
+            f"({self.mode}{streams}, {self.rows_per_second:,.0f} rows/s, {self.seconds:.2f}s)"
         )
 
 
@@ -148,19 +173,31 @@ def _create_raw_table(conn: psycopg.Connection, spec: TableSpec, columns: dict[s
         sql.SQL("_loaded_at timestamptz not null default now()"),
         sql.SQL("_source text not null default 'app_db'"),
         sql.SQL("_deleted_at timestamptz"),
-        sql.SQL("primary key ({})").format(
-            sql.SQL(", ").join(map(sql.Identifier, spec.primary_key))
-        ),
     ]
+    # no primary key yet: the first load adds it after the rows are in (one sorted index
+    # build instead of an index insert per row), in the same transaction (_add_primary_key)
     conn.execute(
         sql.SQL("create table {} ({})").format(
             qualified(spec.name), sql.SQL(", ").join(column_defs)
         )
     )
+    _comment_raw_table(conn, spec)
+
+
+def _comment_raw_table(conn: psycopg.Connection, spec: TableSpec) -> None:
     conn.execute(
         sql.SQL("comment on table {} is {}").format(
             qualified(spec.name),
             sql.Literal(f"CrownSync app table public.{spec.name}, merged on its primary key."),
+        )
+    )
+
+
+def _add_primary_key(conn: psycopg.Connection, spec: TableSpec) -> None:
+    """The primary key of a raw table created by this load, once its first rows are in."""
+    conn.execute(
+        sql.SQL("alter table {} add primary key ({})").format(
+            qualified(spec.name), sql.SQL(", ").join(map(sql.Identifier, spec.primary_key))
         )
     )
 
@@ -193,17 +230,21 @@ def _copy_stream(
     into: sql.Composable,
     params: tuple = (),
     block_failpoint: str = "app_db.copy_block",
+    binary: bool = False,
 ) -> None:
     """Pipe ``COPY (select) TO STDOUT`` into ``COPY into FROM STDIN``, in bounded blocks.
 
     The source yields one row per read; the rows are relayed in blocks of about
     ``RELAY_BLOCK_BYTES`` (fewer, larger writes; memory stays bounded by the block size).
+    ``binary``: PostgreSQL's binary COPY format (no text formatting and parsing on either
+    server); only where the target columns have exactly the source's types (the stage).
     """
     src_cur, dst_cur = source.cursor(), target.cursor()
-    out = sql.SQL("copy ({}) to stdout").format(select)
+    fmt = sql.SQL(" (format binary)" if binary else "")
+    out = sql.SQL("copy ({}) to stdout{}").format(select, fmt)
     with (
         src_cur.copy(out, params) as copy_out,
-        dst_cur.copy(sql.SQL("copy {} from stdin").format(into)) as copy_in,
+        dst_cur.copy(sql.SQL("copy {} from stdin{}").format(into, fmt)) as copy_in,
     ):
         block = bytearray()
         for chunk in copy_out:
@@ -413,14 +454,27 @@ def load_table(
     full_refresh: bool = False,
     check_deletes: bool | None = None,
     change_log_retention: timedelta | None = None,
+    workers: int | None = None,
+    parallel_min_rows: int | None = None,
+    streams: int | None = None,
 ) -> TableLoadResult:
     """Load one app table into raw. Raises SchemaContractError (nothing written) on drift.
 
     ``change_log_retention`` (tables with change_keys): change rows of loads finished longer
     ago are pruned; default ``CHANGE_LOG_RETENTION_DAYS`` (30).
+    ``workers`` (default ``INGEST_WORKERS``): this many key-range streams for a table of at
+    least ``parallel_min_rows`` rows (default ``INGEST_PARALLEL_MIN_ROWS``; source estimate).
+    ``streams``: exactly this many, decided by the caller (the pool of
+    :func:`ingestion.api.ingest_targets`, which shares ``INGEST_WORKERS`` among loads).
     """
+    settings = get_settings()
     if change_log_retention is None:
-        change_log_retention = timedelta(days=get_settings().change_log_retention_days)
+        change_log_retention = timedelta(days=settings.change_log_retention_days)
+    workers = settings.workers if workers is None else workers
+    if workers < 1 or (streams is not None and streams < 1):
+        raise ValueError(f"workers and streams must be at least 1, got {workers}, {streams}")
+    if parallel_min_rows is None:
+        parallel_min_rows = settings.ingest_parallel_min_rows
     began = time.monotonic()
     with (
         connect_warehouse(warehouse_url, autocommit=True) as recorder,
@@ -428,7 +482,6 @@ def load_table(
     ):
         failpoint("app_db.started")
         result = TableLoadResult(table=spec.name, load_id=load_id)
-        options = _LoadOptions(lookback, full_refresh, check_deletes, change_log_retention)
         with (
             connect_source(source_url, autocommit=True) as source,
             connect_warehouse(warehouse_url) as conn,
@@ -436,9 +489,24 @@ def load_table(
             source.execute("begin isolation level repeatable read read only")
             columns = source_columns(source, spec.name)
             extras = check_contract(spec, columns)
-            with conn.transaction():
-                _load_in_transaction(source, conn, spec, columns, extras, options, result)
-                failpoint("app_db.before_commit")
+            if streams is None:
+                large = _estimated_rows(source, spec.name) >= max(1, parallel_min_rows)
+                streams = workers if workers > 1 and large else 1
+            parallel = None
+            if streams > 1:
+                snapshot = source.execute("select pg_export_snapshot()").fetchone()[0]
+                parallel = _Parallel(streams, snapshot, source_url, warehouse_url)
+            options = _LoadOptions(
+                lookback, full_refresh, check_deletes, change_log_retention, parallel
+            )
+            try:
+                with conn.transaction():
+                    _load_in_transaction(source, conn, spec, columns, extras, options, result)
+                    failpoint("app_db.before_commit")
+            except BaseException:
+                if parallel is not None:  # rolled back: its stage goes too (best effort)
+                    _drop_stage_quietly(conn, load_id)
+                raise
             failpoint("app_db.after_commit")
             source.execute("commit")
     result.seconds = time.monotonic() - began
@@ -447,11 +515,22 @@ def load_table(
 
 
 @dataclass(frozen=True)
+class _Parallel:
+    """A load's key-range streams: how many, and the source snapshot they all read."""
+
+    streams: int
+    snapshot: str
+    source_url: str
+    warehouse_url: str
+
+
+@dataclass(frozen=True)
 class _LoadOptions:
     lookback: timedelta
     full_refresh: bool
     check_deletes: bool | None
     change_log_retention: timedelta = timedelta(days=30)
+    parallel: _Parallel | None = None
 
 
 def _load_in_transaction(
@@ -467,6 +546,7 @@ def _load_in_transaction(
     load_id = result.load_id
     ledger.lock_target(conn, spec.name, wait_message=f"raw.{spec.name}")
     ledger.abandon_stale_loads(conn, spec.name, load_id)
+    _drop_dead_stages(conn, spec.name, load_id)
     failpoint("app_db.locked")
     conn.execute("select set_config('crownsync.load_id', %s, true)", (str(load_id),))
     created = _prepare_raw_table(conn, spec, columns, extras, load_id)
@@ -485,10 +565,29 @@ def _load_in_transaction(
     select, params = _extraction_query(spec, list(columns), since, options.lookback)
     if raw_empty:
         result.mode = "initial"
-        new_mark = _copy_initial(source, conn, spec, list(columns), select, params, result)
     else:
         result.mode = "full-refresh" if options.full_refresh else "incremental"
+    if options.parallel is not None:
+        new_mark = _copy_parallel(
+            source,
+            conn,
+            spec,
+            columns,
+            select,
+            params,
+            result,
+            options.parallel,
+            raw_empty,
+            created,
+        )
+    elif raw_empty:
+        new_mark = _copy_initial(
+            source, conn, spec, list(columns), select, params, result, binary=created
+        )
+    else:
         new_mark = _copy_and_merge(source, conn, spec, columns, select, params, result)
+    if created:
+        _add_primary_key(conn, spec)
     failpoint("app_db.merged")
 
     do_deletes = (
@@ -608,11 +707,15 @@ def _copy_initial(
     select: sql.Composed,
     params: tuple,
     result: TableLoadResult,
+    binary: bool = False,
 ) -> datetime | None:
-    """First load: COPY straight into the empty raw table. Returns the new watermark."""
+    """First load: COPY straight into the empty raw table. Returns the new watermark.
+
+    ``binary``: the raw table was created by this load from the source's column types."""
     col_list = sql.SQL(", ").join(map(sql.Identifier, cols))
     target = qualified(spec.name)
-    _copy_stream(source, conn, select, sql.SQL("{} ({})").format(target, col_list), params)
+    into = sql.SQL("{} ({})").format(target, col_list)
+    _copy_stream(source, conn, select, into, params, binary=binary)
     result.rows_read, new_mark = conn.execute(
         sql.SQL("select count(*), max({}) from {}").format(sql.Identifier(spec.cursor), target)
     ).fetchone()
@@ -641,7 +744,9 @@ def _copy_and_merge(
         )
     )
     col_list = sql.SQL(", ").join(map(sql.Identifier, cols))
-    _copy_stream(source, conn, select, sql.SQL("{} ({})").format(stage, col_list), params)
+    # the stage has the source's column types: binary COPY format
+    into = sql.SQL("{} ({})").format(stage, col_list)
+    _copy_stream(source, conn, select, into, params, binary=True)
     result.rows_read, new_mark = conn.execute(
         sql.SQL("select count(*), max({}) from {}").format(sql.Identifier(spec.cursor), stage)
     ).fetchone()
@@ -650,3 +755,247 @@ def _copy_and_merge(
         failpoint("app_db.staged")
         result.rows_inserted, result.rows_updated = _merge_stage(conn, spec, cols, stage)
     return new_mark
+
+
+# --- parallel streams ----------------------------------------------------------------------
+
+
+def _estimated_rows(source: psycopg.Connection, table: str) -> int:
+    """The source's own estimate of a table's rows (planner statistics, no scan)."""
+    row = source.execute(
+        """
+        select case when c.reltuples >= 0 then c.reltuples::bigint
+                    else pg_relation_size(c.oid) / 100 end
+          from pg_class c join pg_namespace n on n.oid = c.relnamespace
+         where n.nspname = %s and c.relname = %s
+        """,
+        (SOURCE_SCHEMA, table),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _split_points(
+    source: psycopg.Connection, spec: TableSpec, streams: int, estimate: int
+) -> list[object]:
+    """``streams - 1`` ascending values of the first key column cutting it into about equal
+    ranges, from a sample (``TABLESAMPLE SYSTEM``) in the load's snapshot. The sample only
+    balances the ranges: any split points give disjoint ranges that cover every value."""
+    key = sql.Identifier(spec.primary_key[0])
+    percent = min(100.0, 100.0 * SAMPLE_ROWS / max(estimate, 1))
+    fractions = [i / streams for i in range(1, streams)]
+    points = source.execute(
+        sql.SQL(
+            "select percentile_disc(%s::float8[]) within group (order by k) "
+            "from (select {} as k from {}.{} tablesample system (%s)) as sample"
+        ).format(key, sql.Identifier(SOURCE_SCHEMA), sql.Identifier(spec.name)),
+        (fractions, percent),
+    ).fetchone()[0]
+    unique: list[object] = []
+    for point in points or []:
+        if point is not None and (not unique or point != unique[-1]):
+            unique.append(point)
+    return unique
+
+
+def _key_ranges(
+    spec: TableSpec, columns: dict[str, str], points: list[object]
+) -> list[tuple[sql.Composable, tuple]]:
+    """(condition, params) of each stream: [−∞, p1), [p1, p2), …, [pk, +∞) on the first key."""
+    if not points:
+        return [(sql.SQL("true"), ())]
+    key = sql.Identifier(spec.primary_key[0])
+    dtype = _type_sql(columns[spec.primary_key[0]])
+    below = sql.SQL("{} < %s::{}").format(key, dtype)
+    at_or_above = sql.SQL("{} >= %s::{}").format(key, dtype)
+    ranges: list[tuple[sql.Composable, tuple]] = [(below, (points[0],))]
+    for low, high in zip(points, points[1:], strict=False):
+        ranges.append((sql.SQL("{} and {}").format(at_or_above, below), (low, high)))
+    ranges.append((at_or_above, (points[-1],)))
+    return ranges
+
+
+def _stage_name(load_id: int) -> sql.Identifier:
+    return sql.Identifier(ledger.RAW_SCHEMA, f"{STAGE_PREFIX}{load_id}")
+
+
+def _drop_dead_stages(conn: psycopg.Connection, table: str, load_id: int) -> None:
+    """Drop the stages earlier loads of ``table`` left (killed mid-stream): under the
+    table's lock, every other load of it has ended."""
+    names = conn.execute(
+        """
+        select l.load_id
+          from raw._loads l
+          join pg_class c on c.relname = %s || l.load_id
+          join pg_namespace n on n.oid = c.relnamespace and n.nspname = %s
+         where l.target = %s and l.load_id <> %s
+        """,
+        (STAGE_PREFIX, ledger.RAW_SCHEMA, table, load_id),
+    ).fetchall()
+    for (dead,) in names:
+        conn.execute(sql.SQL("drop table if exists {}").format(_stage_name(dead)))
+        log.info("app_db.%s: dropped the stage of dead load %s", table, dead)
+
+
+def _drop_stage_quietly(conn: psycopg.Connection, load_id: int) -> None:
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("drop table if exists {}").format(_stage_name(load_id)))
+    except psycopg.Error as err:  # the next load of the table drops it (_drop_dead_stages)
+        log.warning("stage of load %s left for the next load to drop: %s", load_id, err)
+
+
+class _Streams:
+    """The stream connections of one load, so that one failing stream cancels the others."""
+
+    def __init__(self) -> None:
+        self._conns: list[psycopg.Connection] = []
+        self._lock = threading.Lock()
+        self.cancelled = False
+
+    def add(self, conn: psycopg.Connection) -> None:
+        with self._lock:
+            if self.cancelled:
+                raise RuntimeError("the load was cancelled (another stream failed)")
+            self._conns.append(conn)
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            for conn in self._conns:
+                with contextlib.suppress(psycopg.Error):
+                    conn.cancel_safe(timeout=5)
+
+
+def _copy_range(
+    par: _Parallel,
+    streams: _Streams,
+    select: sql.Composable,
+    params: tuple,
+    into: sql.Composable,
+) -> None:
+    """One stream: the load's source snapshot, one key range, into the stage (committed)."""
+    with (
+        connect_source(par.source_url, autocommit=True) as source,
+        connect_warehouse(par.warehouse_url, autocommit=True) as target,
+    ):
+        streams.add(source)
+        streams.add(target)
+        source.execute("begin isolation level repeatable read read only")
+        source.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(par.snapshot)))
+        _copy_stream(source, target, select, into, params, binary=True)
+        source.execute("commit")
+
+
+def _copy_parallel(
+    source: psycopg.Connection,
+    conn: psycopg.Connection,
+    spec: TableSpec,
+    columns: dict[str, str],
+    select: sql.Composed,
+    params: tuple,
+    result: TableLoadResult,
+    par: _Parallel,
+    raw_empty: bool,
+    created: bool,
+) -> datetime | None:
+    """Key-range streams into ``raw._stage_<load_id>``, then, in the load's transaction: a
+    raw table created by this load *becomes* the stage (:func:`_stage_becomes_raw`); an
+    empty one gets one insert, an existing one the merge; the stage is dropped. Returns
+    the new watermark."""
+    cols = list(columns)
+    col_list = sql.SQL(", ").join(map(sql.Identifier, cols))
+    stage = _stage_name(result.load_id)
+    points = _split_points(source, spec, par.streams, _estimated_rows(source, spec.name))
+    ranges = _key_ranges(spec, columns, points)
+    result.streams = len(ranges)
+    with connect_warehouse(par.warehouse_url, autocommit=True) as admin:
+        admin.execute(
+            # the stage of a new raw table becomes it: logged from the start (the streams
+            # write its WAL in parallel); a stage merged and dropped needs no WAL
+            sql.SQL("create {} table {} ({}) with (autovacuum_enabled = false)").format(
+                sql.SQL("" if created else "unlogged"),
+                stage,
+                sql.SQL(", ").join(
+                    sql.SQL("{} {}").format(sql.Identifier(c), _type_sql(columns[c])) for c in cols
+                ),
+            )
+        )
+    failpoint("app_db.stage_created")
+    into = sql.SQL("{} ({})").format(stage, col_list)
+    streams = _Streams()
+    with ThreadPoolExecutor(len(ranges), thread_name_prefix=f"ingest-{spec.name}") as pool:
+        pending = {
+            pool.submit(
+                _copy_range,
+                par,
+                streams,
+                sql.SQL("select * from ({}) as rows where {}").format(select, condition),
+                params + bounds,
+                into,
+            )
+            for condition, bounds in ranges
+        }
+        try:
+            while pending:
+                done, pending = wait(pending, STREAM_WAIT_SLICE_S, return_when=FIRST_EXCEPTION)
+                for future in done:
+                    future.result()  # the first stream error ends the load
+                if pending:  # keep the load's idle sessions alive (idle-in-transaction timeout)
+                    conn.execute("select 1")
+                    source.execute("select 1")
+        except BaseException:
+            streams.cancel_all()
+            raise
+    failpoint("app_db.streams_copied")
+    result.rows_read, new_mark = conn.execute(
+        sql.SQL("select count(*), max({}) from {}").format(sql.Identifier(spec.cursor), stage)
+    ).fetchone()
+    if created:
+        _stage_becomes_raw(conn, spec, stage, result.load_id)
+        result.rows_inserted = result.rows_read
+        return new_mark
+    if raw_empty:
+        inserted = conn.execute(
+            sql.SQL("insert into {} ({}) select {} from {}").format(
+                qualified(spec.name), col_list, col_list, stage
+            )
+        )
+        result.rows_inserted = inserted.rowcount
+    elif result.rows_read:
+        conn.execute(sql.SQL("analyze {}").format(stage))
+        failpoint("app_db.staged")
+        result.rows_inserted, result.rows_updated = _merge_stage(conn, spec, cols, stage)
+    conn.execute(sql.SQL("drop table {}").format(stage))
+    return new_mark
+
+
+def _stage_becomes_raw(
+    conn: psycopg.Connection, spec: TableSpec, stage: sql.Identifier, load_id: int
+) -> None:
+    """First load of a table: instead of copying every row once more (insert … select),
+    the stage turns into ``raw.<table>``, in the load's transaction: the empty raw table
+    just created is dropped, the stage (logged, see :func:`_copy_parallel`) gets the load
+    metadata columns (constant defaults: no table rewrite) and the table's name.
+    A rollback undoes all of it (the stage stays a stage, dropped by the next load)."""
+    target = qualified(spec.name)
+    conn.execute(sql.SQL("drop table {}").format(target))
+    conn.execute(
+        sql.SQL(
+            """
+            alter table {stage}
+                reset (autovacuum_enabled),
+                add column _load_id bigint not null default {load_id},
+                add column _loaded_at timestamptz not null default now(),
+                add column _source text not null default 'app_db',
+                add column _deleted_at timestamptz
+            """
+        ).format(stage=stage, load_id=sql.Literal(load_id))
+    )
+    conn.execute(sql.SQL("alter table {} rename to {}").format(stage, sql.Identifier(spec.name)))
+    conn.execute(
+        sql.SQL(
+            "alter table {} alter column _load_id "
+            "set default current_setting('crownsync.load_id')::bigint"
+        ).format(target)
+    )
+    _comment_raw_table(conn, spec)

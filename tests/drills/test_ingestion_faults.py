@@ -42,7 +42,7 @@ from tests.fixtures.tiny_source import build_tiny_source
 
 pytestmark = [pytest.mark.drill, pytest.mark.integration]
 
-BIG_SENDS = 40_000  # ≈ 12 MB: a COPY that lasts long enough to be seen and frozen
+BIG_SENDS = 120_000  # ≈ 29 MB (binary COPY): a COPY that lasts long enough to be seen and frozen
 
 
 def app_db_cmd(source: str, warehouse: str, *extra: str) -> list[str]:

@@ -94,6 +94,15 @@ def test_every_figure_is_produced(bench_report):
     assert total["rows"] == sum(t["rows"] for t in ingestion["tables"].values())
     for key in ("rows_per_second", "psql_copy_rows_per_second", "ratio_vs_psql_copy"):
         assert _positive(total[key]), key
+    parallel = ingestion["parallel"]  # the same rows again, INGEST_WORKERS (default)
+    assert parallel["rows"] == total["rows"] and parallel["workers"] >= 1
+    assert set(parallel["tables"]) == set(LARGE_TABLES)
+    assert all(t["streams"] >= 1 for t in parallel["tables"].values())
+    for key in ("rows_per_second", "ratio_vs_serial", "ratio_vs_psql_copy"):
+        assert _positive(parallel[key]), key
+    assert parallel["ratio_vs_psql_copy_2streams"] == _ratio(
+        parallel["rows_per_second"], total["psql_copy_2streams_rows_per_second"]
+    )
     for method in ("method_none", "method_multi"):
         assert _positive(ingestion["to_sql"][method]["rows_per_second"])
         assert _positive(ingestion["to_sql"][method]["ratio_ours_over_to_sql"])

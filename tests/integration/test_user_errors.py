@@ -95,6 +95,12 @@ def test_not_a_url():
         assert_one_clear_error(result, "DATABASE_URL is not a PostgreSQL URL: notaurl")
 
 
+def test_ingest_workers_zero_negative_or_not_an_integer():
+    for value in ("0",):  # every bad kind: tests/unit/test_settings.py
+        result = run([PYTHON, "-m", "ingestion", "all"], INGEST_WORKERS=value)
+        assert_one_clear_error(result, f"INGEST_WORKERS must be a positive integer, got '{value}'")
+
+
 def test_an_unreachable_source_is_one_line_not_one_per_table(scratch_url, tmp_path):
     port = free_port()
     result = run(

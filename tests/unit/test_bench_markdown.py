@@ -531,3 +531,47 @@ def test_a_lean_scale_says_what_it_skipped():
     assert "Lean at scale 10: the ingestion what-if micro-benchmarks" in text
     assert "were skipped at this scale (lean run)" in text
     assert _table(summary_table([s]))["pandas to_sql rows/s (default / multi)"] == ["–"]
+
+
+def _with_parallel(s: dict, seconds: float) -> dict:
+    """The scale's 2,000 rows loaded again in ``seconds`` by INGEST_WORKERS=2."""
+    total = s["ingestion"]["total"]
+    rate = total["rows"] / seconds
+    s["ingestion"]["parallel"] = {
+        "workers": 2,
+        "rows": total["rows"],
+        "seconds": seconds,
+        "rows_per_second": rate,
+        "ratio_vs_serial": rate / total["rows_per_second"],
+        "ratio_vs_psql_copy": rate / total["psql_copy_rows_per_second"],
+        "ratio_vs_psql_copy_2streams": rate / total["psql_copy_2streams_rows_per_second"],
+        "tables": {t: {"rows": 1000, "streams": 2, "seconds": seconds / 2} for t in TABLES},
+        "server_ms": {"copy_out": 900.0, "copy_in_stage": 1200.0, "primary_key": 300.0},
+    }
+    return s
+
+
+def test_parallel_ingestion_rows_targets_and_bounds():
+    # psql: 1 stream 2,000 rows / 3.2 s = 625 rows/s, 2 streams 2,000 rows/s
+    fast = _with_parallel(_scale(1.0), seconds=1.0)  # 2,000 rows/s: 3.20 × 1 stream, 1.00 × 2
+    lines = _lines(_report(_scale(0.1), fast))
+    assert (
+        "| parallel ingestion rows/s ÷ 2 parallel psql \\copy streams ≥ 0.90 | 1 | 1.00 "
+        "| **pass** |"
+    ) in lines
+    assert (
+        "| parallel ingestion rows/s ÷ 1 psql \\copy stream ≥ 1.50 | 1 | 3.20 | **pass** |" in lines
+    )
+    table = _table("\n".join(lines))
+    assert table["ingest parallel rows/s (INGEST_WORKERS)"] == ["–", "2,000 (2)"]
+    assert table["parallel ÷ psql \\copy 1 / 2 streams"] == ["–", "3.20 / 1.00"]
+    assert table["parallel ÷ serial (INGEST_WORKERS=1)"] == ["–", "4.00"]
+    assert "### Parallel ingestion (INGEST_WORKERS)" in lines
+
+    slow = _with_parallel(_scale(1.0), seconds=2.5)  # 800 rows/s: 1.28 × 1 stream, 0.40 × 2
+    status = {t["key"]: (t["value"], t["status"]) for t in evaluate_targets([slow])}
+    assert status["parallel_vs_psql_2streams"] == ("0.40", "miss")
+    assert status["parallel_vs_psql_1stream"] == ("1.28", "miss")
+    # not run (an older report, or scale 1 not in it): not measured, not a miss
+    status = {t["key"]: t["status"] for t in evaluate_targets([_scale(1.0)])}
+    assert status["parallel_vs_psql_1stream"] == "not measured"

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from crownsync.settings import Settings, dbt_env, libpq_url
+from crownsync.errors import ConfigError
+from crownsync.settings import (
+    MAX_DEFAULT_WORKERS,
+    Settings,
+    dbt_env,
+    default_ingest_workers,
+    libpq_url,
+    parse_ingest_workers,
+)
 
 ENV_VARS = (
     "DATABASE_URL",
@@ -18,6 +26,7 @@ ENV_VARS = (
     "STATEMENT_TIMEOUT_SECONDS",
     "LOCK_TIMEOUT_SECONDS",
     "IDLE_IN_TRANSACTION_TIMEOUT_SECONDS",
+    "INGEST_WORKERS",
 )
 
 
@@ -147,3 +156,25 @@ def test_session_timeouts_and_pgoptions():
         "idle_in_transaction_session_timeout": "600s",
     }
     assert s.pgoptions().split(" -c ")[0] == "-c statement_timeout=0s"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "-8", "two", "2.5", "1e3", "0x2"])
+def test_ingest_workers_must_be_a_positive_integer(value):
+    with pytest.raises(ConfigError) as caught:
+        parse_ingest_workers(value)
+    assert str(caught.value).startswith(f"INGEST_WORKERS must be a positive integer, got {value!r}")
+    assert "set it to 1 for serial ingestion" in caught.value.hint
+
+
+def test_ingest_workers_default_is_the_core_count_and_explicit_values_win(monkeypatch):
+    cores = default_ingest_workers()
+    assert 1 <= cores <= MAX_DEFAULT_WORKERS
+    assert parse_ingest_workers(None) == cores
+    assert parse_ingest_workers("  ") == cores
+    assert parse_ingest_workers(" 3 ") == 3
+    assert parse_ingest_workers(1) == 1
+    monkeypatch.setenv("INGEST_WORKERS", "5")
+    assert Settings().workers == 5
+    monkeypatch.setenv("INGEST_WORKERS", "0")
+    with pytest.raises(ConfigError):
+        Settings().workers  # noqa: B018 (the property validates)
