@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SCALE ?= 0.1
 SEED ?= 7
-PY_PACKAGES := crownsync ingestion orchestration serving simulator bench
+PY_PACKAGES := crownsync ingestion orchestration serving simulator bench bi/*.py
 export PYTHONUNBUFFERED := 1
 
 # --- install: uv (installed with pip when missing) syncs .venv from uv.lock -------------
@@ -95,9 +95,37 @@ grant-logins: db-start ## Give analyst / bi_reader a login now from ANALYST_PASS
 ui: db-start ## Dagster UI on http://127.0.0.1:3000 (UI_PORT=…; webserver + daemon; Ctrl-C stops both)
 	@$(PY) -m orchestration.ui
 
+# --- BI: Apache Superset in its own locked environment (bi/pyproject.toml, bi/uv.lock) --------
+BI_VENV := bi/.venv
+BI_PY := $(BI_VENV)/bin/python
+SUPERSET_PORT ?= 8088
+export SUPERSET_PORT
+
+$(BI_VENV)/.installed: bi/pyproject.toml bi/uv.lock $(VENV)/.installed
+	@echo "bi: installing Superset's locked environment into $(BI_VENV) (first time: a minute or two) …"
+	$(PYTHON) -m uv sync --project bi --locked --quiet
+	@touch $@
+
+.PHONY: bi-install bi-provision bi browser
+bi-install: $(BI_VENV)/.installed ## Install Superset's own locked environment into bi/.venv
+
+browser: ## Debian's Chromium for the BI browser test (apt-get, when /usr/bin/chromium is missing)
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "browser: /usr/bin/chromium is missing: installing Debian's chromium with apt-get (needs root) …"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| { echo "error: could not install chromium: run 'apt-get install -y chromium' as root" >&2; exit 2; }; \
+	fi
+
+bi-provision: db-start bi-install ## Provision Superset (metadata, admin, warehouse as bi_reader, datasets, dashboards, tenants) without serving
+	@$(PY) -m serving bi-prepare
+	@$(BI_PY) bi/provision.py
+
+bi: bi-provision ## Apache Superset on http://127.0.0.1:8088 with the three dashboards (SUPERSET_PORT=…; Ctrl-C stops it)
+	@$(BI_PY) bi/serve.py --port $(SUPERSET_PORT)
+
 # --- quality ---------------------------------------------------------------------------
 .PHONY: test lint drill
-test: install-spark ## Run the test suite (real PostgreSQL, real dbt, real Dagster, real Spark), drills included
+test: install-spark bi-install browser ## Run the test suite (real PostgreSQL, real dbt, real Dagster, real Spark), drills included
 	@$(VENV)/bin/pytest
 
 drill: install ## Fault drills only: kill -9, server restarts, concurrent runs (docs/reliability.md)

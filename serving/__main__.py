@@ -1,6 +1,7 @@
 """``python -m serving``: publish the marts, create tenant logins.
 
     python -m serving apply
+    python -m serving bi-prepare                     (make bi: Superset's connection, serving/bi.py)
     python -m serving tenant-login --brand <uuid>    [--login NAME]
     python -m serving tenant-login --retailer <uuid> [--login NAME]
 
@@ -44,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="action", required=True)
     sub.add_parser("apply", help="re-apply row-level security and grants on every mart")
     sub.add_parser(
+        "bi-prepare",
+        help="bi_reader login, Superset's metadata database, tenant list (make bi's first step)",
+    )
+    sub.add_parser(
         "grant-logins",
         help="give analyst / bi_reader a login from ANALYST_PASSWORD / BI_READER_PASSWORD now",
     )
@@ -58,6 +63,19 @@ def main(argv: list[str] | None = None) -> int:
 
     url = get_settings().warehouse_url
     bootstrap_warehouse(url)
+    if args.action == "bi-prepare":
+        from serving.bi import bi_home, prepare
+
+        info = prepare()
+        print(
+            f"bi: warehouse reader bi_reader, {len(info['tenants'])} tenant login(s), "
+            f"settings in {bi_home() / 'connection.json'} (mode 0600)"
+        )
+        print(
+            f"bi: bi_reader logs in with the password of {info['reader_password_from']} "
+            "(set BI_READER_PASSWORD to choose it)"
+        )
+        return 0
     try:
         with connect_warehouse(url) as conn:
             if args.action == "apply":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
+from pathlib import Path
 
 import dagster as dg
 import psycopg
@@ -209,3 +211,273 @@ def test_every_public_mart_column_has_a_comment(world, served):
 
 def test_no_personal_data_in_the_marts(world, served):
     assert scan_marts(world.warehouse_url, known_pii_from_source(world.source_url)) == []
+
+
+# --- Superset (make bi) on the served warehouse ---------------------------------------------
+# Real Superset (bi/.venv), real Chromium, this module's warehouse (one full refresh for all
+# serving tests). The server is started once, at the first of these tests (install of its
+# metadata: `superset db upgrade` + `init`, about 1–2 min on 2 cores), and stopped at the
+# module's end even when a test fails.
+
+BI_TIMEOUT = pytest.mark.timeout(1500)
+ADMIN_PASSWORD = "admin-" + uuid.uuid4().hex[:12]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
+@pytest.fixture(scope="module")
+def superset(world, served, make_database, tmp_path_factory):
+    from tests.bi_superset import served_superset
+
+    home = tmp_path_factory.mktemp("bi_home")
+    env = {
+        **os.environ,
+        "BI_HOME": str(home),
+        "SUPERSET_DATABASE_URL": make_database("superset"),
+        "BI_READER_PASSWORD": PASSWORD,  # the password the other serving tests log in with
+        "SUPERSET_ADMIN_PASSWORD": ADMIN_PASSWORD,
+    }
+    with served_superset(env, home, ADMIN_PASSWORD) as running:
+        yield running
+
+
+def _rows(superset, chart_id, **login) -> list[dict]:
+    r = superset.chart_data(chart_id, **login)
+    assert r.status_code == 200, f"chart {chart_id}: {r.status_code} {r.text[:500]}"
+    result = r.json()["result"]
+    assert all(not q.get("error") for q in result), result
+    return [row for q in result for row in q["data"]]
+
+
+def _one(world, query: str, params=()):
+    with psycopg.connect(world.warehouse_url) as conn:
+        return conn.execute(query, params).fetchone()
+
+
+@BI_TIMEOUT
+def test_superset_dashboards_exist_and_every_chart_returns_rows(world, superset):
+    from tests.bi_superset import DASHBOARDS
+
+    dashboards = superset.dashboards()
+    assert {slug: d["dashboard_title"] for slug, d in dashboards.items()} == DASHBOARDS
+    charts = {slug: superset.charts_of(slug) for slug in DASHBOARDS}
+    assert [len(charts[slug]) for slug in DASHBOARDS] == [9, 2, 3]
+    for slug, by_name in charts.items():
+        for name, chart_id in by_name.items():
+            assert _rows(superset, chart_id), f"{slug} / {name}: no rows"
+
+    # KPI tiles: the marts' definitions, ratio of sums (docs/metrics.md), not averages
+    kpis = charts["campaign-performance"]
+    sent, opens, clicks, delivered, revenue, spend, ad_revenue = _one(
+        world,
+        "select sum(emails_sent), sum(unique_opens), sum(unique_clicks), sum(emails_delivered),"
+        " sum(attributed_revenue), sum(ad_spend), sum(ad_revenue) from marts.campaign_performance",
+    )
+    value = {
+        name: next(iter(_rows(superset, kpis[name])[0].values()))
+        for name in kpis
+        if name
+        in {"Emails sent", "Open rate %", "Click rate %", "Attributed revenue", "Ad spend", "ROAS"}
+    }
+    assert value["Emails sent"] == sent
+    assert value["Open rate %"] == pytest.approx(float(round(100 * opens / delivered, 2)))
+    assert value["Click rate %"] == pytest.approx(float(round(100 * clicks / delivered, 2)))
+    assert value["Attributed revenue"] == pytest.approx(float(revenue))
+    assert value["Ad spend"] == pytest.approx(float(spend))
+    assert value["ROAS"] == pytest.approx(float(round(ad_revenue / spend, 2)))
+    avg_of_rates = _one(
+        world, "select round(avg(open_rate_pct), 2) from marts.campaign_performance"
+    )[0]
+    assert value["Open rate %"] != pytest.approx(float(avg_of_rates))
+
+    # ROAS by campaign: each bar is the campaign's ad revenue / ad spend
+    bars = _rows(superset, kpis["ROAS by campaign (top 15 by ad spend)"])
+    assert 0 < len(bars) <= 15
+    with psycopg.connect(world.warehouse_url) as conn:
+        expected = dict(
+            conn.execute(
+                "select campaign_name, round(sum(ad_revenue) / nullif(sum(ad_spend), 0), 2)"
+                " from marts.campaign_performance group by 1"
+            ).fetchall()
+        )
+    for bar in bars:
+        assert bar["ad_roas"] == pytest.approx(float(expected[bar["campaign_name"]]))
+
+    # the leaderboard is the mart's ranks, as they are
+    leaderboard = _rows(
+        superset, charts["retailer-ranking"]["Leaderboard (latest date of each period)"]
+    )
+    top = min(leaderboard, key=lambda row: (row["metric_period"], row["overall_rank"]))
+    assert {"overall_rank", "regional_rank", "tier_rank", "rank_change"} <= set(top)
+
+
+@BI_TIMEOUT
+def test_superset_datasets_carry_the_mart_comments_and_sql_lab_cannot_write(world, superset):
+    datasets = {d["table_name"]: d["id"] for d in superset.listing("dataset")}
+    assert {
+        "campaign_performance",
+        "retailer_ranking",
+        "regional_wish_list",
+        "fct_campaign_channel_daily",
+    } <= set(datasets)
+    detail = superset.get(f"/api/v1/dataset/{datasets['campaign_performance']}").json()["result"]
+    described = {c["column_name"]: c["description"] for c in detail["columns"]}
+    with psycopg.connect(world.warehouse_url) as conn:
+        comments = dict(
+            conn.execute(
+                "select a.attname, col_description(a.attrelid, a.attnum) from pg_attribute a"
+                " where a.attrelid = 'marts.campaign_performance'::regclass and a.attnum > 0"
+                " and not a.attisdropped"
+            ).fetchall()
+        )
+    assert described == comments and all(described.values())
+
+    database = superset.listing("database")
+    assert len(database) == 1 and not database[0].get("allow_dml", False)
+    database_id = database[0]["id"]
+    for statement in (
+        "create table marts.bi_probe (a int)",
+        "delete from marts.campaign_performance",
+    ):
+        r = superset.sql_lab(statement, database_id)
+        assert r.status_code != 200 and "DML_NOT_ALLOWED" in r.text, r.text[:300]
+    r = superset.sql_lab("select * from raw._load_ledger limit 1", database_id)
+    assert r.status_code != 200 and "permission denied" in r.text, r.text[:300]
+    r = superset.sql_lab("select count(*) as n from marts.campaign_performance", database_id)
+    assert (
+        r.status_code == 200
+        and r.json()["data"][0]["n"]
+        == _one(world, "select count(*) from marts.campaign_performance")[0]
+    )
+
+
+@BI_TIMEOUT
+def test_superset_dashboards_render_in_chromium(superset):
+    from tests.bi_superset import DASHBOARDS, browser_check
+
+    report = browser_check(superset, SCREENSHOTS)
+    assert set(report) == set(DASHBOARDS)
+    for slug, seen in report.items():
+        assert not seen["timed_out"], f"{slug}: charts still loading: {seen['charts']}"
+        assert (
+            len(seen["charts"])
+            == {"campaign-performance": 9, "retailer-ranking": 2, "regional-wish-list": 3}[slug]
+        )
+        for chart in seen["charts"]:
+            assert not chart["error"], f"{slug} / {chart['title']}: error tile: {chart['text']}"
+            assert chart["drawn"], f"{slug} / {chart['title']}: no marks drawn: {chart}"
+        assert Path(seen["screenshot"]).stat().st_size > 20_000
+
+
+@BI_TIMEOUT
+def test_superset_tenant_login_sees_only_its_brand(world, superset, served, tmp_path):
+    login = served["logins"]["brand_a"].role_name
+    brand = served["brands"][0]
+    password = (superset.home / "tenants" / f"{login}.password").read_text().strip()
+    as_tenant = {"user": login, "password": password}
+    charts = superset.charts_of("campaign-performance")
+
+    bars = _rows(superset, charts["ROAS by campaign (top 15 by ad spend)"], **as_tenant)
+    with psycopg.connect(world.warehouse_url) as conn:
+        own = {
+            r[0]
+            for r in conn.execute(
+                "select campaign_name from marts.campaign_performance where brand_id = %s", (brand,)
+            )
+        }
+        others = {
+            r[0]
+            for r in conn.execute(
+                "select campaign_name from marts.campaign_performance where brand_id <> %s",
+                (brand,),
+            )
+        }
+    names = {bar["campaign_name"] for bar in bars}
+    assert names and names <= own and not names & (others - own)
+
+    sent = _rows(superset, charts["Emails sent"], **as_tenant)[0]["emails_sent"]
+    assert (
+        sent
+        == _one(
+            world,
+            "select sum(emails_sent) from marts.campaign_performance where brand_id = %s",
+            (brand,),
+        )[0]
+    )
+    assert sent < _one(world, "select sum(emails_sent) from marts.campaign_performance")[0]
+    daily = _rows(
+        superset,
+        charts["Daily activity per channel (log scale: sends, impressions, orders)"],
+        **as_tenant,
+    )
+    assert daily
+    # in Chromium, the tenant's dashboard shows its brand's figure
+    from tests.bi_superset import browser_check
+
+    report = browser_check(
+        superset,
+        tmp_path,
+        user=login,
+        password_file=superset.home / "tenants" / f"{login}.password",
+        dashboards=["campaign-performance"],
+    )["campaign-performance"]
+    tiles = {chart["title"]: chart for chart in report["charts"]}
+    assert not report["timed_out"] and all(c["drawn"] and not c["error"] for c in tiles.values())
+    assert tiles["Emails sent"]["bigNumber"] == f"{sent:,}"
+
+    # a brand login reads no retailer-keyed dataset
+    leaderboard = superset.charts_of("retailer-ranking")["Leaderboard (latest date of each period)"]
+    assert superset.chart_data(leaderboard, **as_tenant).status_code in (403, 404)
+
+
+@BI_TIMEOUT
+def test_superset_reprovisioning_changes_nothing(superset):
+    from tests.bi_superset import bi_prepare, bi_provision, completed_ok
+
+    before = superset.counts()
+    assert [len(before[k]) for k in ("dashboard", "chart", "dataset", "database")] == [3, 14, 7, 1]
+    completed_ok(bi_prepare(superset.env), "python -m serving bi-prepare")
+    again = bi_provision(superset.env)
+    completed_ok(again, "bi/provision.py (second time)")
+    assert "db upgrade" not in again.stdout  # the metadata is current: no migration
+    assert superset.counts() == before
+
+
+@BI_TIMEOUT
+def test_superset_bad_input_gets_a_message_not_a_traceback(
+    world, superset, make_database, tmp_path
+):
+    from tests.bi_superset import bi_prepare, bi_provision
+    from tests.processes import free_port
+
+    # a wrong admin password
+    wrong = bi_provision({**superset.env, "SUPERSET_ADMIN_PASSWORD": "not-the-password"})
+    assert wrong.returncode == 2, wrong.stderr[-2000:]
+    assert (
+        "error: SUPERSET_ADMIN_PASSWORD is not the password of the existing Superset admin"
+        in wrong.stderr
+    )
+    assert "Traceback" not in wrong.stderr + wrong.stdout
+
+    # the warehouse not running
+    dead = f"postgresql://postgres:x@127.0.0.1:{free_port()}/crownsync_warehouse"
+    down = bi_prepare({**superset.env, "DATABASE_URL": dead, "BI_HOME": str(tmp_path / "a")})
+    assert down.returncode == 2 and "error:" in down.stderr and "Traceback" not in down.stderr, (
+        down.stderr
+    )
+    home = tmp_path / "b"
+    home.mkdir()
+    info = json.loads((superset.home / "connection.json").read_text())
+    info["warehouse"]["port"] = int(dead.rsplit(":", 1)[1].split("/")[0])
+    (home / "connection.json").write_text(json.dumps(info))
+    gone = bi_provision({**superset.env, "BI_HOME": str(home)})
+    assert (
+        gone.returncode == 2 and "error: the warehouse does not answer as bi_reader" in gone.stderr
+    ), gone.stderr
+    assert "Traceback" not in gone.stderr
+
+    # the marts not built yet
+    empty = make_database("empty")
+    unbuilt = bi_prepare({**superset.env, "DATABASE_URL": empty, "BI_HOME": str(tmp_path / "c")})
+    assert unbuilt.returncode == 2, unbuilt.stderr
+    assert "the marts are not built yet" in unbuilt.stderr and "make run" in unbuilt.stderr
+    assert "Traceback" not in unbuilt.stderr

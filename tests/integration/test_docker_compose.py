@@ -26,6 +26,10 @@ REQUIRED = {
     "POSTGRES_PASSWORD": "test-only-not-a-secret",
     "SOURCE_DATABASE_URL": "postgresql://reader:test-only@app-db.example.internal:5432/crownsync",
 }
+BI_PASSWORDS = {
+    "BI_READER_PASSWORD": "test-only-bi-reader",
+    "SUPERSET_ADMIN_PASSWORD": "test-only-admin",
+}
 SECRET_KEY = re.compile(r"PASS(WORD)?$|SECRET|TOKEN|API_KEY", re.IGNORECASE)
 # ${VAR}, ${VAR:?message} (required) or ${VAR:-} (empty when unset) — never a default value
 VARIABLE = re.compile(r"^\$\{[A-Z][A-Z0-9_]*(:?\?[^}]*|:-)?\}$")
@@ -52,9 +56,9 @@ def compose(tmp_path: Path, *args: str, variables: dict[str, str] | None = None)
     )
 
 
-def resolved(tmp_path: Path, *profiles: str) -> dict:
+def resolved(tmp_path: Path, *profiles: str, variables: dict[str, str] | None = None) -> dict:
     args = [a for p in profiles for a in ("--profile", p)]
-    result = compose(tmp_path, *args, "config")
+    result = compose(tmp_path, *args, "config", variables=variables)
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
 
@@ -108,12 +112,20 @@ def test_services_and_profiles(tmp_path):
         assert env["DAGSTER_HOME"] and env["LANDING_DIR"]
         assert "postgres" in service["depends_on"]
 
-    # metabase only under the profile "bi"
+    # superset only under the profile "bi", provisioned as `make bi` is (bi/Dockerfile)
     with_bi = resolved(tmp_path, "bi")["services"]
-    assert "metabase" in with_bi and with_bi["metabase"].get("profiles") == ["bi"]
-    assert "metabase" not in services or services["metabase"].get("profiles") == ["bi"]
+    assert "metabase" not in with_bi
+    superset = with_bi["superset"]
+    assert superset.get("profiles") == ["bi"] and superset["build"]["dockerfile"] == "bi/Dockerfile"
+    assert "@postgres:5432/" in superset["environment"]["DATABASE_URL"]
+    assert superset["environment"]["BI_READER_PASSWORD"] == ""  # unset: generated in the volume
+    passed = resolved(tmp_path, "bi", variables={**REQUIRED, **BI_PASSWORDS})["services"]
+    for name, value in BI_PASSWORDS.items():
+        assert passed["superset"]["environment"][name] == value
+    assert all(str(p).startswith("127.0.0.1:") for p in superset["ports"]), superset["ports"]
+    assert "superset" not in services or services["superset"].get("profiles") == ["bi"]
     for name, service in with_bi.items():
-        if name != "metabase":
+        if name != "superset":
             assert not service.get("profiles"), f"{name} must start without a profile"
 
 
