@@ -19,6 +19,16 @@ $(VENV)/.installed: pyproject.toml uv.lock
 .PHONY: install
 install: $(VENV)/.installed ## Install the locked Python environment into .venv (uv)
 
+# The optional Spark target (docs/spark.md): the locked environment plus the `spark` extra
+# (dbt-spark[session], pyspark 3.5). Redone whenever the default install was redone (a plain
+# `uv sync --locked` removes the extra again).
+$(VENV)/.installed-spark: $(VENV)/.installed
+	$(PYTHON) -m uv sync --locked --extra spark --quiet
+	@touch $@
+
+.PHONY: install-spark
+install-spark: $(VENV)/.installed-spark ## Install the environment with the optional Spark extra (dbt-spark, pyspark)
+
 # --- database --------------------------------------------------------------------------
 .PHONY: db-start db-stop db-status
 db-start: install ## Start the embedded PostgreSQL (127.0.0.1:5433) unless DATABASE_URL is set
@@ -59,6 +69,13 @@ ingest: db-start ## Load the app database and export files into raw (incremental
 
 dbt-build: db-start ## dbt build (all models, snapshots, tests) against the warehouse
 	@$(PY) -m crownsync.dbt build
+
+.PHONY: spark-jdbc build-spark
+spark-jdbc: install ## Locate the PostgreSQL JDBC driver for Spark; apt-get installs libpostgresql-jdbc-java when missing
+	@$(PY) -m crownsync.spark jdbc-jar
+
+build-spark: install-spark spark-jdbc db-start ## The three public marts (and their ancestors) on local Spark from the current raw → .warehouse/spark
+	@$(PY) -m crownsync.spark build
 
 bench: db-start ## Benchmark on fresh bench_* databases → docs/benchmarks.md: SCALE=1 (default; also runs 0.1), SCALES="0.1 1"; other scales already there are kept (SCALES=10 alone)
 	@$(PY) -m bench --scale $(if $(filter command line environment,$(origin SCALE)),$(SCALE),1) $(if $(SCALES),--scales "$(SCALES)",) --command 'make bench$(if $(filter command line environment,$(origin SCALE)), SCALE=$(SCALE),)$(if $(SCALES), SCALES="$(SCALES)",)'
@@ -108,7 +125,7 @@ bi: bi-provision ## Apache Superset on http://127.0.0.1:8088 with the three dash
 
 # --- quality ---------------------------------------------------------------------------
 .PHONY: test lint drill
-test: install bi-install browser ## Run the test suite (real PostgreSQL, real dbt, real Dagster), drills included
+test: install-spark bi-install browser ## Run the test suite (real PostgreSQL, real dbt, real Dagster, real Spark), drills included
 	@$(VENV)/bin/pytest
 
 drill: install ## Fault drills only: kill -9, server restarts, concurrent runs (docs/reliability.md)

@@ -25,6 +25,20 @@
 
 
 {% macro change_log_window(table_name, watermark_column) %}
+    {{ return(adapter.dispatch('change_log_window', 'crownsync')(table_name, watermark_column)) }}
+{% endmacro %}
+
+
+{#
+    Targets without the change log (Spark, docs/spark.md): the exact incremental models are
+    plain tables there (change_log_materialization), rebuilt in full on every run; w_new 0.
+#}
+{% macro default__change_log_window(table_name, watermark_column) %}
+    {{ return({'w_old': none, 'w_new': 0, 'rebuild_all': false, 'reason': none}) }}
+{% endmacro %}
+
+
+{% macro postgres__change_log_window(table_name, watermark_column) %}
     {%- set window = {'w_old': none, 'w_new': 0, 'rebuild_all': false, 'reason': none} -%}
     {%- if not execute -%}
         {{ return(window) }}

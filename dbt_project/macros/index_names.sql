@@ -48,6 +48,15 @@
     table is dropped right after the commit), then the new key becomes `<table>_pkey`.
 #}
 {% macro name_primary_key(relation) -%}
+    {{ return(adapter.dispatch('name_primary_key', 'crownsync')(relation)) }}
+{%- endmacro %}
+
+{# Other adapters (Spark): no indexes, no primary key to name; an empty hook is skipped. #}
+{% macro default__name_primary_key(relation) -%}
+    {{ return('') }}
+{%- endmacro %}
+
+{% macro postgres__name_primary_key(relation) -%}
     {%- set pkey = relation.identifier[:58] ~ '_pkey' -%}
     do $$
     declare

@@ -10,12 +10,9 @@ equals the plain-Python expectation of tests/e2e/expected_marts.py.
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -24,7 +21,7 @@ import pytest
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from tests.dbt_runner import run_dbt
+from tests.e2e.conftest import HandbuiltPipeline
 from tests.e2e.expected_marts import (
     current_ad_metrics,
     current_orders,
@@ -39,10 +36,7 @@ from tests.fixtures.handbuilt import (
     S2,
     S5,
     Good,
-    HandBuilt,
     W,
-    apply_source_changes,
-    build_source,
 )
 from tests.pii import KnownPII, scan_marts
 
@@ -56,47 +50,9 @@ pytestmark = [
 ]
 
 
-@dataclass
-class Pipeline:
-    hb: HandBuilt
-    warehouse_url: str
-    dbt: subprocess.CompletedProcess
-
-
-def _ingest(warehouse_url: str, source_url: str, landing_dir: Path) -> None:
-    from ingestion.api import ingest_all
-
-    report = ingest_all(
-        warehouse_url=warehouse_url,
-        source_url=source_url,
-        landing_dir=landing_dir,
-        check_deletes=True,
-    )
-    assert report.ok, f"ingestion failed: {report.errors}"
-
-
 @pytest.fixture(scope="module")
-def pipeline(
-    make_database: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
-) -> Pipeline:
-    # module scope (one pipeline run for all the tests here), so tmp_path_factory stands in
-    # for the function-scoped landing_dir fixture
-    source_url = make_database("hb_src")
-    warehouse_url = make_database("hb_wh")
-    work = tmp_path_factory.mktemp("handbuilt")
-    landing = work / "landing"
-    landing.mkdir()
-
-    hb = build_source(source_url, landing)
-    _ingest(warehouse_url, source_url, landing)
-    apply_source_changes(hb, source_url, landing)
-    _ingest(warehouse_url, source_url, landing)
-    result = run_dbt(["build"], warehouse_url, work / "target", check=False)
-    if result.returncode != 0:
-        # test_dbt_build_succeeds reports the failure; a failing dbt test or unit test skips
-        # the models downstream of it, so build the models anyway to still compare the marts
-        run_dbt(["run"], warehouse_url, work / "target-run", check=False)
-    return Pipeline(hb, warehouse_url, result)
+def pipeline(handbuilt_pipeline: HandbuiltPipeline) -> HandbuiltPipeline:
+    return handbuilt_pipeline
 
 
 def _query(url: str, query: sql.Composable | str, params: Any = None) -> list[dict]:
@@ -149,7 +105,7 @@ def _compare(
     return problems
 
 
-def _mart_rows(pipeline: Pipeline, mart: str) -> list[dict]:
+def _mart_rows(pipeline: HandbuiltPipeline, mart: str) -> list[dict]:
     try:
         return _query(
             pipeline.warehouse_url,
@@ -162,7 +118,7 @@ def _mart_rows(pipeline: Pipeline, mart: str) -> list[dict]:
 # -- the pipeline ran --------------------------------------------------------------------------
 
 
-def test_dbt_build_succeeds(pipeline: Pipeline) -> None:
+def test_dbt_build_succeeds(pipeline: HandbuiltPipeline) -> None:
     assert pipeline.dbt.returncode == 0, (
         f"dbt build failed:\n{pipeline.dbt.stdout[-8000:]}\n{pipeline.dbt.stderr[-2000:]}"
     )
@@ -171,7 +127,7 @@ def test_dbt_build_succeeds(pipeline: Pipeline) -> None:
 # -- the marts ---------------------------------------------------------------------------------
 
 
-def test_campaign_performance(pipeline: Pipeline) -> None:
+def test_campaign_performance(pipeline: HandbuiltPipeline) -> None:
     expected = {(cid,): row for cid, row in expected_campaign_performance(pipeline.hb).items()}
     problems = _compare(
         "campaign_performance",
@@ -182,7 +138,7 @@ def test_campaign_performance(pipeline: Pipeline) -> None:
     assert not problems, "\n".join(problems)
 
 
-def test_retailer_ranking(pipeline: Pipeline) -> None:
+def test_retailer_ranking(pipeline: HandbuiltPipeline) -> None:
     expected = expected_retailer_ranking(pipeline.hb)
     problems = _compare(
         "retailer_ranking",
@@ -194,7 +150,7 @@ def test_retailer_ranking(pipeline: Pipeline) -> None:
 
 
 def test_retailer_ranking_rank_movement_is_against_the_own_previous_date(
-    pipeline: Pipeline,
+    pipeline: HandbuiltPipeline,
 ) -> None:
     """R3's weekly 2026-01-12 row is deleted: on 01-19 its movement is against 01-05 (its own
     previous date: rank 1 -> 3, change -2), not NULL as the period's previous global date would
@@ -217,7 +173,7 @@ def test_retailer_ranking_rank_movement_is_against_the_own_previous_date(
     assert row["rank_change"] == want["rank_change"]
 
 
-def test_retailer_ranking_latest_carries_the_movement(pipeline: Pipeline) -> None:
+def test_retailer_ranking_latest_carries_the_movement(pipeline: HandbuiltPipeline) -> None:
     """retailer_ranking_latest = the rows of the latest metric_date of each period, with the
     same ranks and rank movement as retailer_ranking."""
     expected = expected_retailer_ranking(pipeline.hb)
@@ -236,7 +192,7 @@ def test_retailer_ranking_latest_carries_the_movement(pipeline: Pipeline) -> Non
     assert not problems, "\n".join(problems)
 
 
-def test_regional_wish_list(pipeline: Pipeline) -> None:
+def test_regional_wish_list(pipeline: HandbuiltPipeline) -> None:
     expected = expected_regional_wish_list(pipeline.hb)
     problems = _compare(
         "regional_wish_list",
@@ -250,7 +206,7 @@ def test_regional_wish_list(pipeline: Pipeline) -> None:
 # -- no personal data in marts ---------------------------------------------------------------
 
 
-def test_no_personal_data_in_marts(pipeline: Pipeline) -> None:
+def test_no_personal_data_in_marts(pipeline: HandbuiltPipeline) -> None:
     hb = pipeline.hb
     known = KnownPII(
         # the hand-built names share no word with brand, retailer or model names, so even a
@@ -268,7 +224,7 @@ def test_no_personal_data_in_marts(pipeline: Pipeline) -> None:
 # -- ingestion-side facts the dataset sets up -------------------------------------------------
 
 
-def test_bad_rows_are_quarantined_with_line_and_reason(pipeline: Pipeline) -> None:
+def test_bad_rows_are_quarantined_with_line_and_reason(pipeline: HandbuiltPipeline) -> None:
     rows = _query(
         pipeline.warehouse_url,
         "select export, file_name, line_number, column_name, reason, raw_content"
@@ -295,7 +251,7 @@ def test_bad_rows_are_quarantined_with_line_and_reason(pipeline: Pipeline) -> No
     assert not problems, "\n".join(problems)
 
 
-def test_file_ledger_records_the_duplicate(pipeline: Pipeline) -> None:
+def test_file_ledger_records_the_duplicate(pipeline: HandbuiltPipeline) -> None:
     files = {
         (r["export"], r["file_name"]): r
         for r in _query(pipeline.warehouse_url, "select * from raw._files")
@@ -334,7 +290,7 @@ def test_file_ledger_records_the_duplicate(pipeline: Pipeline) -> None:
     assert not empty["rows_loaded"]
 
 
-def test_raw_current_rows_follow_landing_order(pipeline: Pipeline) -> None:
+def test_raw_current_rows_follow_landing_order(pipeline: HandbuiltPipeline) -> None:
     """Exactly one ``_is_current`` row per key, the one of the latest landed file/line."""
     url = pipeline.warehouse_url
     ads = _query(
@@ -366,7 +322,7 @@ def test_raw_current_rows_follow_landing_order(pipeline: Pipeline) -> None:
         assert got == (want["quantity"], want["unit_price"], want["status"]), key
 
 
-def test_hard_deletes_and_late_engagement_reach_raw(pipeline: Pipeline) -> None:
+def test_hard_deletes_and_late_engagement_reach_raw(pipeline: HandbuiltPipeline) -> None:
     url = pipeline.warehouse_url
     sends = {
         r["send_id"]: r

@@ -15,7 +15,7 @@ sms_sends as (
         stg_sms_sends.sms_campaign_id,
         stg_sms_sends.status,
         stg_sms_sends.clicked_at,
-        (coalesce(stg_sms_sends.sent_at, stg_sms_sends.created_at, stg_sms_sends._loaded_at) at time zone 'UTC')::date
+        {{ utc_date('coalesce(stg_sms_sends.sent_at, stg_sms_sends.created_at, stg_sms_sends._loaded_at)') }}
             as activity_date
     from {{ ref('stg_app_db__sms_sends') }} as stg_sms_sends
 ),
@@ -43,7 +43,7 @@ orders as (
         stg_orders.order_status,
         stg_orders.quantity,
         stg_orders.unit_price,
-        (stg_orders.ordered_at at time zone 'UTC')::date as activity_date
+        {{ utc_date('stg_orders.ordered_at') }} as activity_date
     from {{ ref('stg_platform__orders') }} as stg_orders
 ),
 
@@ -75,10 +75,10 @@ sms_daily as (
         sms_campaigns.campaign_id,
         'sms' as channel,
         sms_sends.activity_date,
-        count(*) filter (where sms_sends.status in ('sent', 'delivered', 'failed')) as sends,
-        count(*) filter (where sms_sends.status = 'delivered') as deliveries,
+        {{ count_where("sms_sends.status in ('sent', 'delivered', 'failed')") }} as sends,
+        {{ count_where("sms_sends.status = 'delivered'") }} as deliveries,
         0 as opens,
-        count(*) filter (where sms_sends.clicked_at is not null) as clicks,
+        {{ count_where("sms_sends.clicked_at is not null") }} as clicks,
         0 as impressions,
         0 as engagement,
         0 as conversions,
@@ -123,14 +123,14 @@ ads_daily as (
         0 as sends,
         0 as deliveries,
         0 as opens,
-        coalesce(sum(ad_metrics.metric_value) filter (where ad_metrics.metric_type = 'clicks'), 0) as clicks,
-        coalesce(sum(ad_metrics.metric_value) filter (where ad_metrics.metric_type = 'impressions'), 0)
+        coalesce({{ sum_where('ad_metrics.metric_value', "ad_metrics.metric_type = 'clicks'") }}, 0) as clicks,
+        coalesce({{ sum_where('ad_metrics.metric_value', "ad_metrics.metric_type = 'impressions'") }}, 0)
             as impressions,
         0 as engagement,
-        coalesce(sum(ad_metrics.metric_value) filter (where ad_metrics.metric_type = 'conversions'), 0)
+        coalesce({{ sum_where('ad_metrics.metric_value', "ad_metrics.metric_type = 'conversions'") }}, 0)
             as conversions,
-        coalesce(sum(ad_metrics.metric_value) filter (where ad_metrics.metric_type = 'ad_spend'), 0) as spend,
-        coalesce(sum(ad_metrics.metric_value) filter (where ad_metrics.metric_type = 'revenue'), 0) as revenue
+        coalesce({{ sum_where('ad_metrics.metric_value', "ad_metrics.metric_type = 'ad_spend'") }}, 0) as spend,
+        coalesce({{ sum_where('ad_metrics.metric_value', "ad_metrics.metric_type = 'revenue'") }}, 0) as revenue
     from ad_metrics
     where ad_metrics.campaign_id is not null
     group by
@@ -179,15 +179,15 @@ final as (
         campaigns.brand_id,
         unioned.channel,
         unioned.activity_date,
-        unioned.sends::bigint as sends,
-        unioned.deliveries::bigint as deliveries,
-        unioned.opens::bigint as opens,
-        unioned.clicks::numeric as clicks,
-        unioned.impressions::numeric as impressions,
-        unioned.engagement::bigint as engagement,
-        unioned.conversions::numeric as conversions,
-        round(unioned.spend::numeric, 2) as spend,
-        round(unioned.revenue::numeric, 2) as revenue
+        cast(unioned.sends as {{ dbt.type_bigint() }}) as sends,
+        cast(unioned.deliveries as {{ dbt.type_bigint() }}) as deliveries,
+        cast(unioned.opens as {{ dbt.type_bigint() }}) as opens,
+        cast(unioned.clicks as {{ type_exact_numeric() }}) as clicks,
+        cast(unioned.impressions as {{ type_exact_numeric() }}) as impressions,
+        cast(unioned.engagement as {{ dbt.type_bigint() }}) as engagement,
+        cast(unioned.conversions as {{ type_exact_numeric() }}) as conversions,
+        round(cast(unioned.spend as {{ type_exact_numeric() }}), 2) as spend,
+        round(cast(unioned.revenue as {{ type_exact_numeric() }}), 2) as revenue
     from unioned
     inner join campaigns
         on unioned.campaign_id = campaigns.campaign_id

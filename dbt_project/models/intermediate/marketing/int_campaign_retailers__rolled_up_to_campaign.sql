@@ -6,8 +6,9 @@ with campaign_retailers as (
 rolled_up as (
     select
         campaign_retailers.campaign_id,
-        count(distinct campaign_retailers.retailer_id)
-        filter (where campaign_retailers.participation_status = 'active') as participating_retailers,
+        {{ count_distinct_where(
+            'campaign_retailers.retailer_id', "campaign_retailers.participation_status = 'active'"
+        ) }} as participating_retailers,
         count(distinct campaign_retailers.retailer_id) as invited_retailers
     from campaign_retailers
     where campaign_retailers.campaign_id is not null

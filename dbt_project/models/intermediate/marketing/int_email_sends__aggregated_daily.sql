@@ -1,11 +1,11 @@
 {{
     config(
-        materialized='incremental',
+        materialized=change_log_materialization(),
         incremental_strategy='replace_keys',
         refresh_key=['email_campaign_id', 'activity_date'],
         marker_column='send_rows',
         on_schema_change='sync_all_columns',
-        indexes=[{'columns': ['email_campaign_id', 'activity_date']}],
+        indexes=table_indexes([{'columns': ['email_campaign_id', 'activity_date']}]),
     )
 }}
 
@@ -27,14 +27,14 @@ sends_by_day as (
     select
         sends.*,
         -- exactly the day ingestion records (ingestion/app_db/tables.yml, change_keys)
-        (coalesce(sends.sent_at, sends.created_at, sends._loaded_at) at time zone 'UTC')::date as activity_date
+        {{ utc_date('coalesce(sends.sent_at, sends.created_at, sends._loaded_at)') }} as activity_date
     from sends
 ),
 
 {% if only_changed %}
     changed_groups as (
         select distinct
-            changes.parent_key::uuid as email_campaign_id,
+            cast(changes.parent_key as {{ type_uuid() }}) as email_campaign_id,
             changes.activity_date
         from {{ ledger_relation('_changed_keys') }} as changes
         where
@@ -88,16 +88,16 @@ aggregated as (
         scoped_sends.retailer_id,
         scoped_sends.activity_date,
         count(*) as send_rows,
-        count(*) filter (where scoped_sends.send_status <> 'failed') as emails_sent,
-        count(*) filter (where scoped_sends.delivered_at is not null) as emails_delivered,
-        count(*) filter (where scoped_sends.send_status = 'bounced') as emails_bounced,
-        count(*) filter (where scoped_sends.send_status = 'failed') as emails_failed,
-        count(*) filter (where scoped_sends.opened_at is not null) as unique_opens,
-        count(*) filter (where scoped_sends.clicked_at is not null) as unique_clicks,
+        {{ count_where("scoped_sends.send_status <> 'failed'") }} as emails_sent,
+        {{ count_where("scoped_sends.delivered_at is not null") }} as emails_delivered,
+        {{ count_where("scoped_sends.send_status = 'bounced'") }} as emails_bounced,
+        {{ count_where("scoped_sends.send_status = 'failed'") }} as emails_failed,
+        {{ count_where("scoped_sends.opened_at is not null") }} as unique_opens,
+        {{ count_where("scoped_sends.clicked_at is not null") }} as unique_clicks,
         coalesce(sum(scoped_sends.open_count), 0) as total_opens,
         coalesce(sum(scoped_sends.click_count), 0) as total_clicks,
-        count(*) filter (where scoped_sends.unsubscribed_at is not null) as unsubscribes,
-        count(*) filter (where scoped_sends.spam_reported_at is not null) as spam_reports
+        {{ count_where("scoped_sends.unsubscribed_at is not null") }} as unsubscribes,
+        {{ count_where("scoped_sends.spam_reported_at is not null") }} as spam_reports
     from scoped_sends
     group by
         scoped_sends.email_campaign_id,
@@ -117,11 +117,11 @@ final as (
         aggregated.emails_failed,
         aggregated.unique_opens,
         aggregated.unique_clicks,
-        aggregated.total_opens::bigint as total_opens,
-        aggregated.total_clicks::bigint as total_clicks,
+        cast(aggregated.total_opens as {{ dbt.type_bigint() }}) as total_opens,
+        cast(aggregated.total_clicks as {{ dbt.type_bigint() }}) as total_clicks,
         aggregated.unsubscribes,
         aggregated.spam_reports,
-        {{ window.w_new }}::bigint as changes_through_load_id
+        cast({{ window.w_new }} as {{ dbt.type_bigint() }}) as changes_through_load_id
     from aggregated
     {% if is_incremental() %}
         -- one marker row per changed (email campaign, day) (send_rows null): the strategy
@@ -129,20 +129,20 @@ final as (
         union all
         select
             changed_groups.email_campaign_id,
-            null::uuid as retailer_id,
+            cast(null as {{ type_uuid() }}) as retailer_id,
             changed_groups.activity_date,
-            null::bigint as send_rows,
-            null::bigint as emails_sent,
-            null::bigint as emails_delivered,
-            null::bigint as emails_bounced,
-            null::bigint as emails_failed,
-            null::bigint as unique_opens,
-            null::bigint as unique_clicks,
-            null::bigint as total_opens,
-            null::bigint as total_clicks,
-            null::bigint as unsubscribes,
-            null::bigint as spam_reports,
-            {{ window.w_new }}::bigint as changes_through_load_id
+            cast(null as {{ dbt.type_bigint() }}) as send_rows,
+            cast(null as {{ dbt.type_bigint() }}) as emails_sent,
+            cast(null as {{ dbt.type_bigint() }}) as emails_delivered,
+            cast(null as {{ dbt.type_bigint() }}) as emails_bounced,
+            cast(null as {{ dbt.type_bigint() }}) as emails_failed,
+            cast(null as {{ dbt.type_bigint() }}) as unique_opens,
+            cast(null as {{ dbt.type_bigint() }}) as unique_clicks,
+            cast(null as {{ dbt.type_bigint() }}) as total_opens,
+            cast(null as {{ dbt.type_bigint() }}) as total_clicks,
+            cast(null as {{ dbt.type_bigint() }}) as unsubscribes,
+            cast(null as {{ dbt.type_bigint() }}) as spam_reports,
+            cast({{ window.w_new }} as {{ dbt.type_bigint() }}) as changes_through_load_id
         from changed_groups
     {% endif %}
 )

@@ -11,16 +11,16 @@ rolled_up as (
     select
         email_campaigns.campaign_id,
         count(distinct email_campaigns.email_campaign_id) as email_campaigns_with_sends,
-        sum(email_sends_daily.emails_sent)::bigint as emails_sent,
-        sum(email_sends_daily.emails_delivered)::bigint as emails_delivered,
-        sum(email_sends_daily.emails_bounced)::bigint as emails_bounced,
-        sum(email_sends_daily.emails_failed)::bigint as emails_failed,
-        sum(email_sends_daily.unique_opens)::bigint as unique_opens,
-        sum(email_sends_daily.unique_clicks)::bigint as unique_clicks,
-        sum(email_sends_daily.total_opens)::bigint as total_opens,
-        sum(email_sends_daily.total_clicks)::bigint as total_clicks,
-        sum(email_sends_daily.unsubscribes)::bigint as unsubscribes,
-        sum(email_sends_daily.spam_reports)::bigint as spam_reports
+        cast(sum(email_sends_daily.emails_sent) as {{ dbt.type_bigint() }}) as emails_sent,
+        cast(sum(email_sends_daily.emails_delivered) as {{ dbt.type_bigint() }}) as emails_delivered,
+        cast(sum(email_sends_daily.emails_bounced) as {{ dbt.type_bigint() }}) as emails_bounced,
+        cast(sum(email_sends_daily.emails_failed) as {{ dbt.type_bigint() }}) as emails_failed,
+        cast(sum(email_sends_daily.unique_opens) as {{ dbt.type_bigint() }}) as unique_opens,
+        cast(sum(email_sends_daily.unique_clicks) as {{ dbt.type_bigint() }}) as unique_clicks,
+        cast(sum(email_sends_daily.total_opens) as {{ dbt.type_bigint() }}) as total_opens,
+        cast(sum(email_sends_daily.total_clicks) as {{ dbt.type_bigint() }}) as total_clicks,
+        cast(sum(email_sends_daily.unsubscribes) as {{ dbt.type_bigint() }}) as unsubscribes,
+        cast(sum(email_sends_daily.spam_reports) as {{ dbt.type_bigint() }}) as spam_reports
     from email_sends_daily
     inner join email_campaigns
         on email_sends_daily.email_campaign_id = email_campaigns.email_campaign_id

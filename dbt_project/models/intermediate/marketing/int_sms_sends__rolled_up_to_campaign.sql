@@ -10,10 +10,10 @@ sms_campaigns as (
 rolled_up as (
     select
         sms_campaigns.campaign_id,
-        count(*) filter (where sms_sends.status in ('sent', 'delivered', 'failed')) as sms_sent,
-        count(*) filter (where sms_sends.status = 'delivered') as sms_delivered,
-        count(*) filter (where sms_sends.status = 'failed') as sms_failed,
-        count(*) filter (where sms_sends.clicked_at is not null) as sms_clicks
+        {{ count_where("sms_sends.status in ('sent', 'delivered', 'failed')") }} as sms_sent,
+        {{ count_where("sms_sends.status = 'delivered'") }} as sms_delivered,
+        {{ count_where("sms_sends.status = 'failed'") }} as sms_failed,
+        {{ count_where("sms_sends.clicked_at is not null") }} as sms_clicks
     from sms_sends
     inner join sms_campaigns
         on sms_sends.sms_campaign_id = sms_campaigns.sms_campaign_id

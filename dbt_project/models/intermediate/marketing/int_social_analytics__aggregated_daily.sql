@@ -1,11 +1,11 @@
 {{
     config(
-        materialized='incremental',
+        materialized=change_log_materialization(),
         incremental_strategy='replace_keys',
         refresh_key=['post_id', 'analytics_date'],
         marker_column='analytics_rows',
         on_schema_change='sync_all_columns',
-        indexes=[{'columns': ['post_id', 'analytics_date']}],
+        indexes=table_indexes([{'columns': ['post_id', 'analytics_date']}]),
     )
 }}
 
@@ -25,7 +25,7 @@ with analytics as (
 {% if only_changed %}
     changed_groups as (
         select distinct
-            changes.parent_key::uuid as post_id,
+            cast(changes.parent_key as {{ type_uuid() }}) as post_id,
             changes.activity_date as analytics_date
         from {{ ledger_relation('_changed_keys') }} as changes
         where
@@ -61,7 +61,7 @@ scoped_analytics as (
             or (
                 (analytics.post_id is null or analytics.analytics_date is null)
                 and exists (
-                    select from changed_groups
+                    select 1 from changed_groups
                     where
                         changed_groups.post_id is not distinct from analytics.post_id
                         and changed_groups.analytics_date is not distinct from analytics.analytics_date
@@ -94,7 +94,7 @@ final as (
         aggregated.reach,
         aggregated.engagement,
         aggregated.clicks,
-        {{ window.w_new }}::bigint as changes_through_load_id
+        cast({{ window.w_new }} as {{ dbt.type_bigint() }}) as changes_through_load_id
     from aggregated
     {% if is_incremental() %}
         -- one marker row per changed (post, day) (analytics_rows null): the strategy deletes
@@ -103,12 +103,12 @@ final as (
         select
             changed_groups.post_id,
             changed_groups.analytics_date,
-            null::bigint as analytics_rows,
-            null::bigint as impressions,
-            null::bigint as reach,
-            null::bigint as engagement,
-            null::bigint as clicks,
-            {{ window.w_new }}::bigint as changes_through_load_id
+            cast(null as {{ dbt.type_bigint() }}) as analytics_rows,
+            cast(null as {{ dbt.type_bigint() }}) as impressions,
+            cast(null as {{ dbt.type_bigint() }}) as reach,
+            cast(null as {{ dbt.type_bigint() }}) as engagement,
+            cast(null as {{ dbt.type_bigint() }}) as clicks,
+            cast({{ window.w_new }} as {{ dbt.type_bigint() }}) as changes_through_load_id
         from changed_groups
     {% endif %}
 )

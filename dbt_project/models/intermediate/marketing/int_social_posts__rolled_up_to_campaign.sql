@@ -11,7 +11,7 @@ posts_per_campaign as (
     select
         social_posts.campaign_id,
         count(*) as posts_total,
-        count(*) filter (where social_posts.published_at is not null) as social_posts
+        {{ count_where("social_posts.published_at is not null") }} as social_posts
     from social_posts
     where social_posts.campaign_id is not null
     group by social_posts.campaign_id
@@ -21,10 +21,10 @@ posts_per_campaign as (
 analytics_per_campaign as (
     select
         social_posts.campaign_id,
-        sum(social_analytics_daily.impressions)::bigint as social_impressions,
-        sum(social_analytics_daily.reach)::bigint as social_reach,
-        sum(social_analytics_daily.engagement)::bigint as social_engagement,
-        sum(social_analytics_daily.clicks)::bigint as social_clicks
+        cast(sum(social_analytics_daily.impressions) as {{ dbt.type_bigint() }}) as social_impressions,
+        cast(sum(social_analytics_daily.reach) as {{ dbt.type_bigint() }}) as social_reach,
+        cast(sum(social_analytics_daily.engagement) as {{ dbt.type_bigint() }}) as social_engagement,
+        cast(sum(social_analytics_daily.clicks) as {{ dbt.type_bigint() }}) as social_clicks
     from social_analytics_daily
     inner join social_posts
         on social_analytics_daily.post_id = social_posts.post_id

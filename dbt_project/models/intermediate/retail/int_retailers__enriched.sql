@@ -26,39 +26,41 @@ participation as (
     select
         campaign_retailers.retailer_id,
         count(distinct campaign_retailers.campaign_id) as campaigns_invited,
-        count(distinct campaign_retailers.campaign_id)
-        filter (where campaign_retailers.participation_status = 'active') as campaigns_participating
+        {{ count_distinct_where(
+            'campaign_retailers.campaign_id', "campaign_retailers.participation_status = 'active'"
+        ) }} as campaigns_participating
     from campaign_retailers
     group by campaign_retailers.retailer_id
 ),
 
 -- the current score row of each retailer: latest calculated_at (score_id breaks ties)
 latest_scores as (
-    select distinct on (retailer_scores.retailer_id)
-        retailer_scores.retailer_id,
-        retailer_scores.score_id,
-        retailer_scores.email_response_time_hours,
-        retailer_scores.social_response_time_hours,
-        retailer_scores.social_post_frequency_per_week,
-        retailer_scores.response_quality_grade,
-        retailer_scores.first_followup_time_hours,
-        retailer_scores.campaign_roi_percentage,
-        retailer_scores.calculated_at
-    from retailer_scores
-    order by
-        retailer_scores.retailer_id asc,
-        retailer_scores.calculated_at desc nulls last,
-        retailer_scores.score_id desc
+    {{ first_row_per_key(
+        'retailer_scores',
+        'retailer_id',
+        'calculated_at desc nulls last, score_id desc',
+        [
+            'retailer_id',
+            'score_id',
+            'email_response_time_hours',
+            'social_response_time_hours',
+            'social_post_frequency_per_week',
+            'response_quality_grade',
+            'first_followup_time_hours',
+            'campaign_roi_percentage',
+            'calculated_at',
+        ],
+    ) }}
 ),
 
 -- the retailer's own sends, of live email campaigns of live campaigns
 email_engagement as (
     select
         email_sends_daily.retailer_id,
-        sum(email_sends_daily.emails_sent)::bigint as emails_sent,
-        sum(email_sends_daily.emails_delivered)::bigint as emails_delivered,
-        sum(email_sends_daily.unique_opens)::bigint as unique_opens,
-        sum(email_sends_daily.unique_clicks)::bigint as unique_clicks
+        cast(sum(email_sends_daily.emails_sent) as {{ dbt.type_bigint() }}) as emails_sent,
+        cast(sum(email_sends_daily.emails_delivered) as {{ dbt.type_bigint() }}) as emails_delivered,
+        cast(sum(email_sends_daily.unique_opens) as {{ dbt.type_bigint() }}) as unique_opens,
+        cast(sum(email_sends_daily.unique_clicks) as {{ dbt.type_bigint() }}) as unique_clicks
     from email_sends_daily
     inner join email_campaigns
         on email_sends_daily.email_campaign_id = email_campaigns.email_campaign_id

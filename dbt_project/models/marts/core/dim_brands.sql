@@ -1,6 +1,7 @@
 {{
     config(
-        indexes=[{'columns': ['brand_id'], 'unique': true}],
+        contract=mart_contract(),
+        indexes=table_indexes([{'columns': ['brand_id'], 'unique': true}]),
     )
 }}
 

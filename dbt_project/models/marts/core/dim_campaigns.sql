@@ -1,9 +1,10 @@
 {{
     config(
-        indexes=[
+        contract=mart_contract(),
+        indexes=table_indexes([
             {'columns': ['campaign_id'], 'unique': true},
             {'columns': ['brand_id']},
-        ],
+        ]),
     )
 }}
 

@@ -1,9 +1,10 @@
 {{
     config(
-        indexes=[
+        contract=mart_contract(),
+        indexes=table_indexes([
             {'columns': ['retailer_history_key'], 'unique': true},
             {'columns': ['retailer_id', 'valid_from']},
-        ],
+        ]),
     )
 }}
 

@@ -1,9 +1,10 @@
 {{
     config(
-        indexes=[
+        contract=mart_contract(),
+        indexes=table_indexes([
             {'columns': ['activity_date']},
             {'columns': ['brand_id']},
-        ],
+        ]),
     )
 }}
 

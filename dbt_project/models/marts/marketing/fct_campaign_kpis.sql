@@ -1,3 +1,5 @@
+{{ config(contract=mart_contract()) }}
+
 with campaigns as (
     select * from {{ ref('campaign_performance') }}
 ),

@@ -1,9 +1,10 @@
 {{
     config(
-        indexes=[
+        contract=mart_contract(),
+        indexes=table_indexes([
             {'columns': ['region', 'rank_in_region']},
             {'columns': ['brand_id']},
-        ],
+        ]),
     )
 }}
 
@@ -25,7 +26,7 @@ wishes_by_region_and_model as (
     select
         retailers.region,
         wish_list_items.model_id,
-        sum(wish_list_items.wish_count)::bigint as total_wishes,
+        cast(sum(wish_list_items.wish_count) as {{ dbt.type_bigint() }}) as total_wishes,
         count(distinct wish_list_items.retailer_id) as wishing_retailers
     from wish_list_items
     inner join retailers

@@ -1,9 +1,10 @@
 {{
     config(
-        indexes=[
+        contract=mart_contract(),
+        indexes=table_indexes([
             {'columns': ['metric_period', 'metric_date']},
             {'columns': ['region', 'regional_rank']},
-        ],
+        ]),
     )
 }}
 
@@ -139,11 +140,11 @@ final as (
         ranked.score_change,
         ranked.trend_direction,
         lag(ranked.overall_rank) over retailer_history as previous_overall_rank,
-        lag(ranked.overall_rank) over retailer_history - ranked.overall_rank as rank_change,
+        (lag(ranked.overall_rank) over retailer_history) - ranked.overall_rank as rank_change,
         lag(ranked.regional_rank) over retailer_history as previous_regional_rank,
-        lag(ranked.regional_rank) over retailer_history - ranked.regional_rank as regional_rank_change,
+        (lag(ranked.regional_rank) over retailer_history) - ranked.regional_rank as regional_rank_change,
         lag(ranked.tier_rank) over retailer_history as previous_tier_rank,
-        lag(ranked.tier_rank) over retailer_history - ranked.tier_rank as tier_rank_change
+        (lag(ranked.tier_rank) over retailer_history) - ranked.tier_rank as tier_rank_change
     from ranked
     window retailer_history as (
         partition by ranked.retailer_id, ranked.metric_period

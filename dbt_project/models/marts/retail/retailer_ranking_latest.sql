@@ -1,9 +1,10 @@
 {{
     config(
-        indexes=[
+        contract=mart_contract(),
+        indexes=table_indexes([
             {'columns': ['metric_period', 'overall_rank']},
             {'columns': ['region', 'regional_rank']},
-        ],
+        ]),
     )
 }}
 

@@ -15,7 +15,7 @@ renamed as (
         budget_allocated,
         budget_spent,
         target_audience,
-        to_jsonb(campaign_objectives) as campaign_objectives,
+        {{ array_to_json('campaign_objectives') }} as campaign_objectives,
         performance_tier,
         trend_direction,
         created_by,

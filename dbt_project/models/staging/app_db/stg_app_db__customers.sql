@@ -18,7 +18,7 @@ renamed as (
         acquisition_source,
         acquisition_date,
         communication_preferences,
-        to_jsonb(tags) as tags,
+        {{ array_to_json('tags') }} as tags,
         is_active,
         created_at,
         updated_at,
