@@ -125,8 +125,8 @@ bi: bi-provision ## Apache Superset on http://127.0.0.1:8088 with the three dash
 
 # --- quality ---------------------------------------------------------------------------
 .PHONY: test lint drill
-test: install-spark bi-install browser ## Run the test suite (real PostgreSQL, real dbt, real Dagster, real Spark), drills included
-	@$(VENV)/bin/pytest
+test: install-spark spark-jdbc bi-install browser ## Run the test suite (real PostgreSQL, real dbt, real Dagster, real Spark), drills included
+	@$(VENV)/bin/pytest --durations=25
 
 drill: install ## Fault drills only: kill -9, server restarts, concurrent runs (docs/reliability.md)
 	$(VENV)/bin/pytest tests/drills -q
