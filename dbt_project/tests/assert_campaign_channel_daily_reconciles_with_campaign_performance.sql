@@ -5,12 +5,12 @@
 with daily as (
     select
         fct.campaign_id,
-        count(*) filter (where fct.channel = 'ads') as ad_day_rows,
-        sum(fct.sends) filter (where fct.channel = 'email') as emails_sent,
-        sum(fct.sends) filter (where fct.channel = 'sms') as sms_sent,
-        sum(fct.impressions) filter (where fct.channel = 'social') as social_impressions,
-        sum(fct.spend) filter (where fct.channel = 'ads') as ad_spend,
-        sum(fct.revenue) filter (where fct.channel = 'orders') as attributed_revenue
+        {{ count_where("fct.channel = 'ads'") }} as ad_day_rows,
+        {{ sum_where('fct.sends', "fct.channel = 'email'") }} as emails_sent,
+        {{ sum_where('fct.sends', "fct.channel = 'sms'") }} as sms_sent,
+        {{ sum_where('fct.impressions', "fct.channel = 'social'") }} as social_impressions,
+        {{ sum_where('fct.spend', "fct.channel = 'ads'") }} as ad_spend,
+        {{ sum_where('fct.revenue', "fct.channel = 'orders'") }} as attributed_revenue
     from {{ ref('fct_campaign_channel_daily') }} as fct
     group by fct.campaign_id
 ),
