@@ -97,14 +97,7 @@ def check_databases(info: dict[str, Any]) -> None:
         ) from None
     w = info["warehouse"]
     try:
-        conn = _pg_connect(
-            host=w["host"],
-            port=w["port"],
-            dbname=w["database"],
-            user=w["username"],
-            password=w["password"],
-            connect_timeout=10,
-        )
+        conn = _warehouse_connect(w)
     except psycopg2.OperationalError as err:
         raise UserError(
             f"the warehouse does not answer as bi_reader at {w['host']}:{w['port']}: {err}",
@@ -124,12 +117,9 @@ def check_databases(info: dict[str, Any]) -> None:
     conn.close()
 
 
-def read_columns(
-    info: dict[str, Any], datasets: dict[str, dict[str, Any]]
-) -> dict[str, list[Column]]:
-    """Each dataset's columns, typed, with the mart's column COMMENT as description."""
-    w = info["warehouse"]
-    conn = _pg_connect(
+def _warehouse_connect(w: dict[str, Any]):
+    """A connection to the warehouse as bi_reader (``w``: the prepared warehouse block)."""
+    return _pg_connect(
         host=w["host"],
         port=w["port"],
         dbname=w["database"],
@@ -137,6 +127,13 @@ def read_columns(
         password=w["password"],
         connect_timeout=10,
     )
+
+
+def read_columns(
+    info: dict[str, Any], datasets: dict[str, dict[str, Any]]
+) -> dict[str, list[Column]]:
+    """Each dataset's columns, typed, with the mart's column COMMENT as description."""
+    conn = _warehouse_connect(info["warehouse"])
     out: dict[str, list[Column]] = {}
     with conn, conn.cursor() as cur:
         cur.execute(
